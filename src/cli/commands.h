@@ -1,0 +1,16 @@
+// The subcommands of the tweetlm program. Each registers its options on a CLI11 subcommand and
+// returns the function to run once the command line is parsed. CLI code parses and prints
+// only; the work is done by the library.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace tlm::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_prepare(CLI::App& app);
+
+}  // namespace tlm::cli

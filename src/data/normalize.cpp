@@ -1,0 +1,235 @@
+// Tweet normalization (see normalize.h). Each step is one linear pass; NFC calls utf8proc only
+// when the text has non-ASCII bytes (ASCII is already NFC), which keeps the common case fast.
+#include "data/normalize.h"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "data/utf8.h"
+
+namespace tlm {
+namespace {
+
+bool is_word_byte(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+
+bool starts_with_icase(std::string_view s, size_t i, const char* lit) {
+  size_t n = std::strlen(lit);
+  if (i + n > s.size()) return false;
+  for (size_t k = 0; k < n; ++k) {
+    char c = s[i + k];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lit[k]) return false;
+  }
+  return true;
+}
+
+// Unicode White_Space code points (besides ASCII), as UTF-8 lead + tail checks.
+size_t unicode_space_len(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
+  if (c < 0x80) return 0;
+  size_t j = i;
+  uint32_t cp = utf8_decode(s, j);
+  bool space = cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+               cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  return space ? j - i : 0;
+}
+
+struct Entity {
+  const char* name;
+  uint32_t cp;
+};
+// The entities that occur in tweets: Twitter escapes &, <, > itself; the rest come from
+// third-party clients and scraped HTML.
+constexpr Entity kEntities[] = {
+    {"amp", '&'},       {"lt", '<'},        {"gt", '>'},         {"quot", '"'},      {"apos", '\''},
+    {"nbsp", 0xA0},     {"hellip", 0x2026}, {"mdash", 0x2014},   {"ndash", 0x2013},  {"lsquo", 0x2018},
+    {"rsquo", 0x2019},  {"ldquo", 0x201C},  {"rdquo", 0x201D},   {"copy", 0xA9},     {"reg", 0xAE},
+    {"trade", 0x2122},  {"euro", 0x20AC},   {"pound", 0xA3},     {"yen", 0xA5},      {"cent", 0xA2},
+    {"deg", 0xB0},      {"times", 0xD7},    {"middot", 0xB7},    {"bull", 0x2022},   {"laquo", 0xAB},
+    {"raquo", 0xBB},
+};
+
+}  // namespace
+
+void unescape_html(std::string_view in, std::string& out) {
+  size_t i = 0, n = in.size();
+  while (i < n) {
+    size_t amp = in.find('&', i);
+    if (amp == std::string_view::npos) {
+      out.append(in.substr(i));
+      return;
+    }
+    out.append(in.substr(i, amp - i));
+    size_t semi = in.find(';', amp + 1);
+    bool done = false;
+    if (semi != std::string_view::npos && semi - amp <= 10) {
+      std::string_view name = in.substr(amp + 1, semi - amp - 1);
+      if (name.size() >= 2 && name[0] == '#') {
+        bool hex = name[1] == 'x' || name[1] == 'X';
+        std::string_view digits = name.substr(hex ? 2 : 1);
+        uint32_t cp = 0;
+        bool ok = !digits.empty();
+        for (char c : digits) {
+          int d = (c >= '0' && c <= '9') ? c - '0'
+                  : hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                                   : -1;
+          if (d < 0 || cp > 0x10FFFF) { ok = false; break; }
+          cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(d);
+        }
+        if (ok) {
+          // Invalid targets (NUL, surrogates, beyond Unicode) become U+FFFD as HTML5 specifies.
+          if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+          utf8_append(out, cp);
+          done = true;
+        }
+      } else {
+        for (const Entity& e : kEntities) {
+          if (name == e.name) {
+            utf8_append(out, e.cp);
+            done = true;
+            break;
+          }
+        }
+      }
+    }
+    if (done) {
+      i = semi + 1;
+    } else {
+      out.push_back('&');
+      i = amp + 1;
+    }
+  }
+}
+
+void replace_links(std::string_view in, std::string& out) {
+  size_t i = 0, n = in.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    bool boundary = i == 0 || !is_word_byte(static_cast<unsigned char>(in[i - 1]));
+    size_t skip = 0;
+    if (boundary && (c == 'h' || c == 'H')) {
+      if (starts_with_icase(in, i, "https://")) skip = 8;
+      else if (starts_with_icase(in, i, "http://")) skip = 7;
+    } else if (boundary && (c == 'w' || c == 'W') && starts_with_icase(in, i, "www.")) {
+      skip = 4;
+    }
+    if (skip && i + skip < n && !unicode_space_len(in, i + skip)) {
+      size_t j = i + skip;
+      while (j < n && !unicode_space_len(in, j)) ++j;
+      out.append("http");
+      i = j;
+    } else {
+      out.push_back(static_cast<char>(c));
+      ++i;
+    }
+  }
+}
+
+void replace_mentions(std::string_view in, std::string& out) {
+  size_t i = 0, n = in.size();
+  while (i < n) {
+    size_t at = in.find('@', i);
+    if (at == std::string_view::npos) {
+      out.append(in.substr(i));
+      return;
+    }
+    out.append(in.substr(i, at - i));
+    size_t j = at + 1;
+    while (j < n && is_word_byte(static_cast<unsigned char>(in[j]))) ++j;
+    // A mention needs a name and must not be glued to a word before it (e-mail addresses).
+    bool glued = at > 0 && is_word_byte(static_cast<unsigned char>(in[at - 1]));
+    if (j > at + 1 && !glued) out.append("@user");
+    else out.append(in.substr(at, j - at));
+    i = j;
+  }
+}
+
+void nfc(std::string_view in, std::string& out) {
+  if (is_ascii(in)) {
+    out.append(in);
+    return;
+  }
+  utf8proc_uint8_t* res = nullptr;
+  utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()),
+                                      static_cast<utf8proc_ssize_t>(in.size()), &res,
+                                      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (len < 0) {  // cannot happen on repaired input; keep the text rather than lose it
+    out.append(in);
+    return;
+  }
+  out.append(reinterpret_cast<const char*>(res), static_cast<size_t>(len));
+  std::free(res);
+}
+
+void strip_control(std::string_view in, std::string& out) {
+  size_t i = 0, n = in.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      // C0 controls and DEL go; tab and line breaks stay for the whitespace step.
+      if ((c >= 0x20 && c != 0x7F) || c == '\t' || c == '\n' || c == '\r') out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    uint32_t cp = utf8_decode(in, j);
+    // C1 controls, the BOM / zero-width no-break space, and noncharacters go. Zero-width joiners
+    // and variation selectors stay: emoji sequences need them.
+    bool drop = (cp >= 0x80 && cp <= 0x9F && cp != 0x85) || cp == 0xFEFF || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+                (cp & 0xFFFE) == 0xFFFE;
+    if (!drop) out.append(in.substr(i, j - i));
+    i = j;
+  }
+}
+
+void collapse_whitespace(std::string_view in, std::string& out) {
+  size_t i = 0, n = in.size();
+  bool pending = false;
+  size_t start = out.size();
+  while (i < n) {
+    size_t w = unicode_space_len(in, i);
+    if (w) {
+      pending = true;
+      i += w;
+      continue;
+    }
+    if (pending && out.size() > start) out.push_back(' ');
+    pending = false;
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    out.append(in.substr(i, len));
+    i += len;
+  }
+}
+
+bool is_retweet_text(std::string_view t) {
+  size_t i = 0;
+  while (i < t.size() && (t[i] == ' ' || t[i] == '\t')) ++i;
+  return t.substr(i, 4) == "RT @";
+}
+
+NormalizeResult normalize_tweet(std::string_view in, const NormalizeOptions& opt, std::string& out,
+                                std::string& scratch) {
+  NormalizeResult r;
+  out.clear();
+  r.repaired_utf8 = utf8_repair(in, out);
+  // Each step reads `out` and writes `scratch`, then the two swap.
+  auto step = [&](bool enabled, void (*fn)(std::string_view, std::string&)) {
+    if (!enabled) return;
+    scratch.clear();
+    fn(out, scratch);
+    out.swap(scratch);
+  };
+  step(opt.unescape_html, unescape_html);
+  step(opt.nfc, nfc);
+  step(opt.strip_control, strip_control);
+  step(opt.links, replace_links);  // before mentions: a link may contain '@'
+  step(opt.mentions, replace_mentions);
+  step(opt.collapse_whitespace, collapse_whitespace);
+  return r;
+}
+
+}  // namespace tlm
