@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   int threads = 0;
   bool verbose = false, quiet = false;
-  app.add_option("-t,--threads", threads, "Threads to use (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("-t,--threads", threads, "Threads to use (default: all cores)")->check(CLI::Range(0, 4096));
   app.add_flag("-v,--verbose", verbose, "Debug logging");
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors");
 

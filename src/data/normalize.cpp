@@ -108,9 +108,11 @@ void replace_links(std::string_view in, std::string& out) {
   size_t i = 0, n = in.size();
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(in[i]);
+    // Schemes count even glued to a word ("...Squarehttps://t.co/x" is common in tweets);
+    // a bare "www." only at a word start.
     bool boundary = i == 0 || !is_word_byte(static_cast<unsigned char>(in[i - 1]));
     size_t skip = 0;
-    if (boundary && (c == 'h' || c == 'H')) {
+    if (c == 'h' || c == 'H') {
       if (starts_with_icase(in, i, "https://")) skip = 8;
       else if (starts_with_icase(in, i, "http://")) skip = 7;
     } else if (boundary && (c == 'w' || c == 'W') && starts_with_icase(in, i, "www.")) {
@@ -223,7 +225,15 @@ NormalizeResult normalize_tweet(std::string_view in, const NormalizeOptions& opt
     fn(out, scratch);
     out.swap(scratch);
   };
-  step(opt.unescape_html, unescape_html);
+  // Scraped tweets are often escaped twice ("&amp;amp;"): unescape until nothing changes
+  // (at most three passes, so "&amp;amp;amp;lt;" cannot make us loop long).
+  for (int pass = 0; pass < 3 && opt.unescape_html && out.find('&') != std::string::npos; ++pass) {
+    scratch.clear();
+    unescape_html(out, scratch);
+    bool changed = scratch != out;
+    out.swap(scratch);
+    if (!changed) break;
+  }
   step(opt.nfc, nfc);
   step(opt.strip_control, strip_control);
   step(opt.links, replace_links);  // before mentions: a link may contain '@'

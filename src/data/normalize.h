@@ -1,7 +1,8 @@
 // Tweet text normalization, following the conventions of tweet language models (BERTweet,
 // TweetEval): user mentions become "@user", links become "http", HTML entities are unescaped,
 // text is Unicode NFC, control characters go, whitespace runs become one space. Every step can
-// be switched off. Invalid UTF-8 is always repaired (U+FFFD), never passed through.
+// be switched off. Entities are unescaped repeatedly (up to three passes) because scraped
+// tweets are often escaped twice ("&amp;amp;"). Invalid UTF-8 is always repaired (U+FFFD), never passed through.
 #pragma once
 
 #include <string>

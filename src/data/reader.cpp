@@ -56,7 +56,11 @@ Format detect_format(std::string_view head, const std::string& path, const std::
   std::string_view h = strip_bom(head);
   if (h.starts_with("%\n") || h.find("\n%\n") != std::string_view::npos || h.find("\n%\r\n") != std::string_view::npos)
     return Format::fortune;
-  // CSV: the header line has the text column among two or more fields.
+  // CSV: named so, or the header line has the text column among two or more fields.
+  std::string_view name = path;
+  for (const char* ext : {".gz", ".zst"})
+    if (name.ends_with(ext)) name.remove_suffix(std::strlen(ext));
+  if (name.ends_with(".csv") || name.ends_with(".CSV")) return Format::csv;
   std::string_view first = h.substr(0, h.find('\n'));
   std::vector<std::string> fields;
   if (first.find(',') != std::string_view::npos && parse_csv_row(first, fields)) {

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The command-line contract, checked on the real binary: a user error is exactly one line
+# "tweetlm: error: <input>: <problem>" on stderr and exit code 2; help exits 0; a good run
+# exits 0; a failed run leaves no partial output behind.
+# Usage: cli_contract.sh path/to/tweetlm
+set -u
+bin=${1:?usage: cli_contract.sh TWEETLM}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+# expect_user_error NAME PATTERN -- ARGS...: exit 2, one stderr line matching PATTERN.
+expect_user_error() {
+  local name=$1 pattern=$2
+  shift 3
+  "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$? lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$rc" -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -Eq "^tweetlm: error: .*$pattern" "$tmp/err"; then
+    echo "FAIL $name: rc=$rc lines=$lines stderr:"; cat "$tmp/err"; fails=$((fails + 1))
+  else
+    echo "ok   $name: $(cat "$tmp/err")"
+  fi
+}
+
+expect_ok() {
+  local name=$1
+  shift
+  if "$bin" "$@" >"$tmp/out" 2>"$tmp/err"; then echo "ok   $name"; else
+    echo "FAIL $name: rc=$? stderr:"; cat "$tmp/err"; fails=$((fails + 1)); fi
+}
+
+printf '{"id":"1","text":"hello there @bob http://t.co/x","lang":"en"}\n{"id":"2","text":broken}\n{"id":"3","text":"third tweet here","lang":"en"}\n' >"$tmp/t.jsonl"
+printf 'id,text\n1,"unterminated\n' >"$tmp/bad.csv"
+printf 'id,body\n1,hello\n' >"$tmp/nocol.csv"
+printf '\x00\x01\x02binary' >"$tmp/blob.bin"
+seq 1 100000 | gzip -c | head -c 2000 >"$tmp/trunc.gz"
+: >"$tmp/afile"
+
+expect_ok "help" --help
+expect_ok "prepare help" prepare --help
+expect_user_error "no subcommand" "subcommand" --
+expect_user_error "unknown flag" "--bogus" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --bogus
+expect_user_error "missing -i" "input" -- prepare -o "$tmp/o"
+expect_user_error "bad threads" "threads" -- -t abc prepare -i "$tmp/t.jsonl" -o "$tmp/o"
+expect_user_error "missing input" "nope.jsonl: no such file" -- prepare -i "$tmp/nope.jsonl" -o "$tmp/o"
+expect_user_error "bad split" "--split: .*three" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --split 0.5,0.5
+expect_user_error "split sum" "--split: .*sums to" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --split 0.5,0.5,0.5
+expect_user_error "bad format" "--format: unknown format" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --format xml
+expect_user_error "bad near-dup" "--near-dup" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --near-dup 1.5
+expect_user_error "binary input" "blob.bin: unrecognized format" -- prepare -i "$tmp/blob.bin" -o "$tmp/o"
+expect_user_error "truncated gzip" "trunc.gz: .*gzip" -- prepare -i "$tmp/trunc.gz" -o "$tmp/o"
+expect_user_error "csv without text column" "nocol.csv: no column named 'text'" -- prepare -i "$tmp/nocol.csv" -o "$tmp/o"
+expect_user_error "output under a file" "afile" -- prepare -i "$tmp/t.jsonl" -o "$tmp/afile/sub"
+expect_user_error "strict malformed" "t.jsonl:2: invalid JSON" -- prepare -i "$tmp/t.jsonl" -o "$tmp/strict" --strict
+if ls "$tmp/strict" 2>/dev/null | grep -q .; then
+  echo "FAIL strict run left files: $(ls "$tmp/strict")"; fails=$((fails + 1))
+fi
+expect_user_error "strict truncated csv" "bad.csv:2: unterminated" -- prepare -i "$tmp/bad.csv" -o "$tmp/o2" --strict
+
+# A malformed line without --strict: warning naming file:line, exit 0, the rest kept.
+expect_ok "lenient malformed" prepare -i "$tmp/t.jsonl" -o "$tmp/ok" --split 1,0,0
+grep -q "t.jsonl:2: invalid JSON" "$tmp/err" || { echo "FAIL no file:line warning"; fails=$((fails + 1)); }
+n=$(wc -l <"$tmp/ok/train.jsonl")
+[ "$n" -eq 2 ] || { echo "FAIL expected 2 kept tweets, got $n"; fails=$((fails + 1)); }
+grep -q '"text":"hello there @user http"' "$tmp/ok/train.jsonl" || { echo "FAIL normalization"; cat "$tmp/ok/train.jsonl"; fails=$((fails + 1)); }
+/usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['malformed']==1 and r['kept']==2, r" \
+  "$tmp/ok/report.json" || { echo "FAIL report.json"; fails=$((fails + 1)); }
+
+# Re-running over an existing output replaces it atomically (no temp files left).
+expect_ok "rerun" prepare -i "$tmp/t.jsonl" -o "$tmp/ok"
+if ls "$tmp/ok" | grep -q '\.tmp\.'; then echo "FAIL temp files left: $(ls "$tmp/ok")"; fails=$((fails + 1)); fi
+
+echo "cli_contract: $fails failure(s)"
+[ "$fails" -eq 0 ]
