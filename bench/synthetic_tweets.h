@@ -15,7 +15,7 @@
 
 namespace tlm::bench {
 
-inline constexpr const char* kGeneratorVersion = "gen3";
+inline constexpr const char* kGeneratorVersion = "gen4";
 
 struct GeneratedFile {
   std::string path;
