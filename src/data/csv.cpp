@@ -91,19 +91,12 @@ std::string lower(std::string s) {
 }  // namespace
 
 void read_csv(const std::string& path, const std::string& text_column, const BatchSink& sink) {
-  BlockReader reader(open_stream(path), path, csv_boundary);
-  std::string_view block;
   std::vector<std::string> fields;
   int text_col = -1, id_col = -1, lang_col = -1, date_col = -1, user_col = -1;
   size_t header_fields = 0;
-  bool have_header = false;
-  while (reader.next(block)) {
-    Batch batch;
-    batch.bytes = block.size();
-    uint64_t line = reader.lines_before() + 1;
+  for_each_block(path, csv_boundary, [&](std::string_view block, uint64_t line, Batch& batch) {
     size_t pos = 0;
-    if (!have_header) {
-      block = strip_bom(block);
+    if (text_col < 0) {  // the first block starts with the header
       bool complete;
       pos = parse_csv_record(block, 0, fields, complete);
       line += static_cast<uint64_t>(std::count(block.begin(), block.begin() + pos, '\n'));
@@ -119,7 +112,6 @@ void read_csv(const std::string& path, const std::string& text_column, const Bat
       date_col = find_column(fields, {"created_at", "date", "timestamp"});
       user_col = find_column(fields, {"screen_name", "username", "user", "author_id"});
       header_fields = fields.size();
-      have_header = true;
     }
     while (pos < block.size()) {
       bool complete;
@@ -137,9 +129,9 @@ void read_csv(const std::string& path, const std::string& text_column, const Bat
                                               std::to_string(header_fields)});
         continue;
       }
+      auto get = [&](int col) { return col >= 0 && col < static_cast<int>(fields.size()) ? fields[col] : std::string(); };
       RawTweet t;
       t.text = std::move(fields[text_col]);
-      auto get = [&](int col) { return col >= 0 && col < static_cast<int>(fields.size()) ? fields[col] : std::string(); };
       t.id = get(id_col);
       t.lang = get(lang_col);
       t.created_at = get(date_col);
@@ -148,9 +140,7 @@ void read_csv(const std::string& path, const std::string& text_column, const Bat
       t.format = static_cast<uint8_t>(SourceFormat::csv);
       batch.tweets.push_back(std::move(t));
     }
-    batch.consumed = reader.consumed();
-    sink(batch);
-  }
+  }, sink);
 }
 
 }  // namespace tlm

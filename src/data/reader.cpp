@@ -142,6 +142,19 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& inputs, con
   return out;
 }
 
+void for_each_block(const std::string& path, size_t (*boundary)(std::string_view), const BlockParser& parse,
+                    const BatchSink& sink) {
+  BlockReader reader(open_stream(path), path, boundary);
+  std::string_view block;
+  for (bool first = true; reader.next(block); first = false) {
+    Batch batch;
+    batch.bytes = block.size();
+    parse(first ? strip_bom(block) : block, reader.lines_before() + 1, batch);
+    batch.consumed = reader.consumed();
+    sink(batch);
+  }
+}
+
 void read_input(const InputFile& in, const ReadOptions& opt, const BatchSink& sink) {
   switch (in.format) {
     case Format::archive: return read_archive(in.path, sink);

@@ -66,6 +66,13 @@ void read_fortune(const std::string& path, const BatchSink& sink);
 // or the older tweet.js names), or empty when `dir` is not an archive.
 std::vector<std::string> archive_tweet_files(const std::string& dir);
 
+// The loop every streaming reader shares: blocks of complete records from `path` (cut by
+// `boundary`, BOM stripped from the first), each parsed by `parse(block, first_line, batch)`
+// where first_line is the 1-based line the block starts at, then handed to `sink`.
+using BlockParser = std::function<void(std::string_view block, uint64_t first_line, Batch& batch)>;
+void for_each_block(const std::string& path, size_t (*boundary)(std::string_view), const BlockParser& parse,
+                    const BatchSink& sink);
+
 // Record boundaries used by the block reader, exposed for tests.
 size_t csv_boundary(std::string_view buf);
 size_t fortune_boundary(std::string_view buf);

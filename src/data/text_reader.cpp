@@ -1,7 +1,5 @@
 // Plain-text readers: one tweet per line, and the fortune(6) format (entries separated by a
 // line holding only "%"), which the quick start uses as a tweet-like default corpus.
-#include <cstring>
-
 #include "data/reader.h"
 #include "data/source.h"
 
@@ -12,30 +10,27 @@ static std::string_view chomp_cr(std::string_view s) {
   return s;
 }
 
+// Calls fn(line, line_number) for each line of a block (without its CR LF / LF).
+template <typename Fn>
+static void for_each_line(std::string_view block, uint64_t line, Fn&& fn) {
+  for (size_t pos = 0; pos < block.size(); ++line) {
+    size_t nl = block.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? block.size() : nl;
+    fn(chomp_cr(block.substr(pos, end - pos)), line);
+    pos = end + 1;
+  }
+}
+
 void read_text_lines(const std::string& path, const BatchSink& sink) {
-  BlockReader reader(open_stream(path), path, line_boundary);
-  std::string_view block;
-  bool first = true;
-  while (reader.next(block)) {
-    Batch batch;
-    batch.bytes = block.size();
-    if (first) block = strip_bom(block);
-    first = false;
-    uint64_t line = reader.lines_before();
-    size_t pos = 0;
-    while (pos < block.size()) {
-      size_t nl = block.find('\n', pos);
-      size_t end = nl == std::string_view::npos ? block.size() : nl;
+  for_each_block(path, line_boundary, [](std::string_view block, uint64_t first_line, Batch& batch) {
+    for_each_line(block, first_line, [&](std::string_view l, uint64_t line) {
       RawTweet t;
-      t.text = chomp_cr(block.substr(pos, end - pos));
-      t.line = ++line;
+      t.text = l;
+      t.line = line;
       t.format = static_cast<uint8_t>(SourceFormat::text);
       batch.tweets.push_back(std::move(t));
-      pos = end + 1;
-    }
-    batch.consumed = reader.consumed();
-    sink(batch);
-  }
+    });
+  }, sink);
 }
 
 size_t fortune_boundary(std::string_view buf) {
@@ -54,18 +49,9 @@ size_t fortune_boundary(std::string_view buf) {
 }
 
 void read_fortune(const std::string& path, const BatchSink& sink) {
-  BlockReader reader(open_stream(path), path, fortune_boundary);
-  std::string_view block;
-  bool first = true;
-  while (reader.next(block)) {
-    Batch batch;
-    batch.bytes = block.size();
-    if (first) block = strip_bom(block);
-    first = false;
-    uint64_t line = reader.lines_before() + 1;
-    size_t pos = 0;
+  for_each_block(path, fortune_boundary, [](std::string_view block, uint64_t first_line, Batch& batch) {
     std::string entry;
-    uint64_t entry_line = line;
+    uint64_t entry_line = first_line;
     auto flush = [&]() {
       if (!entry.empty()) {
         RawTweet t;
@@ -76,10 +62,7 @@ void read_fortune(const std::string& path, const BatchSink& sink) {
       }
       entry.clear();
     };
-    while (pos < block.size()) {
-      size_t nl = block.find('\n', pos);
-      size_t end = nl == std::string_view::npos ? block.size() : nl;
-      std::string_view l = chomp_cr(block.substr(pos, end - pos));
+    for_each_line(block, first_line, [&](std::string_view l, uint64_t line) {
       if (l == "%") {
         flush();
         entry_line = line + 1;
@@ -87,13 +70,9 @@ void read_fortune(const std::string& path, const BatchSink& sink) {
         if (!entry.empty()) entry.push_back('\n');
         entry.append(l);
       }
-      ++line;
-      pos = end + 1;
-    }
+    });
     flush();
-    batch.consumed = reader.consumed();
-    sink(batch);
-  }
+  }, sink);
 }
 
 }  // namespace tlm
