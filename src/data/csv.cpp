@@ -59,13 +59,28 @@ bool parse_csv_row(std::string_view line, std::vector<std::string>& fields) {
 }
 
 size_t csv_boundary(std::string_view buf) {
-  // Blocks start at a record boundary, so quote parity from the block start is exact.
-  bool quoted = false;
-  size_t last = 0;
-  for (size_t i = 0; i < buf.size(); ++i) {
+  // Blocks start at a record boundary, so scanning from the block start is exact. The quote
+  // rules mirror parse_csv_record: a quote opens a quoted field only at the start of a field
+  // ("" inside is an escaped quote); anywhere else it is literal text. Plain quote parity
+  // would disagree on a stray quote (`1,6'2" tall`) and cut blocks inside later records.
+  bool quoted = false, field_start = true;
+  size_t last = 0, n = buf.size();
+  for (size_t i = 0; i < n; ++i) {
     char c = buf[i];
-    if (c == '"') quoted = !quoted;
-    else if (c == '\n' && !quoted) last = i + 1;
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < n && buf[i + 1] == '"') ++i;
+        else quoted = false;
+      }
+      continue;
+    }
+    if (c == '"' && field_start) {
+      quoted = true;
+      field_start = false;
+      continue;
+    }
+    field_start = c == ',' || c == '\n';
+    if (c == '\n') last = i + 1;
   }
   return last;
 }

@@ -32,7 +32,10 @@ bool starts_with_icase(std::string_view s, size_t i, const char* lit) {
 size_t unicode_space_len(std::string_view s, size_t i) {
   unsigned char c = static_cast<unsigned char>(s[i]);
   if (c == ' ' || (c >= '\t' && c <= '\r')) return 1;
-  if (c < 0x80) return 0;
+  // Only these lead bytes start a Unicode space. Testing them first skips decoding most text,
+  // and a continuation byte (replace_links scans byte by byte) is never taken for a space:
+  // decoding from one could read "\x82\x85" as U+0085 and cut a character in half.
+  if (c != 0xC2 && c != 0xE1 && c != 0xE2 && c != 0xE3) return 0;
   size_t j = i;
   uint32_t cp = utf8_decode(s, j);
   bool space = cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
@@ -114,9 +117,8 @@ class NfcInertTable {
   std::vector<uint64_t> unsafe_;
 };
 
-// True when `s` is valid UTF-8 made of inert code points only (then NFC(s) == s).
-bool nfc_quick_yes(std::string_view s) {
-  if (!utf8_valid(s)) return false;  // the slow path decides what invalid input becomes
+// True when valid UTF-8 `s` is made of inert code points only (then NFC(s) == s).
+bool inert_only(std::string_view s) {
   static const NfcInertTable table;
   for (size_t i = 0, n = s.size(); i < n;) {
     if (static_cast<unsigned char>(s[i]) < 0x80) {
@@ -183,6 +185,12 @@ void unescape_html(std::string_view in, std::string& out) {
 void replace_links(std::string_view in, std::string& out) {
   size_t i = 0, n = in.size();
   while (i < n) {
+    // Copy the run of bytes that cannot start a link (anything but h, H, w, W) in one go.
+    size_t run = i;
+    while (run < n && (in[run] | 0x20) != 'h' && (in[run] | 0x20) != 'w') ++run;
+    out.append(in.data() + i, run - i);
+    i = run;
+    if (i == n) break;
     unsigned char c = static_cast<unsigned char>(in[i]);
     // Schemes count even glued to a word ("...Squarehttps://t.co/x" is common in tweets);
     // a bare "www." only at a word start.
@@ -225,11 +233,10 @@ void replace_mentions(std::string_view in, std::string& out) {
   }
 }
 
-void nfc(std::string_view in, std::string& out) {
-  if (is_ascii(in) || nfc_quick_yes(in)) {
-    out.append(in);
-    return;
-  }
+namespace {
+
+// The full NFC (utf8proc: decompose, reorder, recompose).
+void nfc_slow(std::string_view in, std::string& out) {
   utf8proc_uint8_t* res = nullptr;
   utf8proc_ssize_t len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()),
                                       static_cast<utf8proc_ssize_t>(in.size()), &res,
@@ -242,14 +249,44 @@ void nfc(std::string_view in, std::string& out) {
   std::free(res);
 }
 
+// NFC of text already known to be valid UTF-8 (normalize_tweet repairs first): saves the
+// validation pass.
+void nfc_of_valid(std::string_view in, std::string& out) {
+  if (is_ascii(in) || inert_only(in)) out.append(in);
+  else nfc_slow(in, out);
+}
+
+bool kept_ascii(unsigned char c) {
+  return c < 0x80 && ((c >= 0x20 && c != 0x7F) || c == '\t' || c == '\n' || c == '\r');
+}
+
+}  // namespace
+
+void nfc(std::string_view in, std::string& out) {
+  // Invalid input goes the slow way, which decides what it becomes.
+  if (is_ascii(in) || (utf8_valid(in) && inert_only(in))) out.append(in);
+  else nfc_slow(in, out);
+}
+
 void strip_control(std::string_view in, std::string& out) {
   size_t i = 0, n = in.size();
   while (i < n) {
     unsigned char c = static_cast<unsigned char>(in[i]);
     if (c < 0x80) {
-      // C0 controls and DEL go; tab and line breaks stay for the whitespace step.
-      if ((c >= 0x20 && c != 0x7F) || c == '\t' || c == '\n' || c == '\r') out.push_back(static_cast<char>(c));
-      ++i;
+      // C0 controls and DEL go; tab and line breaks stay for the whitespace step. Kept bytes
+      // are copied a run at a time.
+      size_t j = i;
+      while (j < n && kept_ascii(static_cast<unsigned char>(in[j]))) ++j;
+      out.append(in.data() + i, j - i);
+      i = j > i ? j : i + 1;
+      continue;
+    }
+    // No code point led by C3..DF or E1..EE is dropped, even decoded from malformed bytes:
+    // copy those without decoding.
+    if ((c >= 0xC3 && c <= 0xDF) || (c >= 0xE1 && c <= 0xEE)) {
+      size_t len = c < 0xE0 ? 2 : 3;
+      out.append(in.substr(i, len));
+      i += len;
       continue;
     }
     size_t j = i;
@@ -268,6 +305,16 @@ void collapse_whitespace(std::string_view in, std::string& out) {
   bool pending = false;
   size_t start = out.size();
   while (i < n) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c > ' ' && c < 0x80) {  // a run of printable ASCII holds no space: copy it at once
+      size_t j = i + 1;
+      while (j < n && static_cast<unsigned char>(in[j]) > ' ' && static_cast<unsigned char>(in[j]) < 0x80) ++j;
+      if (pending && out.size() > start) out.push_back(' ');
+      pending = false;
+      out.append(in.data() + i, j - i);
+      i = j;
+      continue;
+    }
     size_t w = unicode_space_len(in, i);
     if (w) {
       pending = true;
@@ -276,7 +323,6 @@ void collapse_whitespace(std::string_view in, std::string& out) {
     }
     if (pending && out.size() > start) out.push_back(' ');
     pending = false;
-    unsigned char c = static_cast<unsigned char>(in[i]);
     size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
     out.append(in.substr(i, len));
     i += len;
@@ -310,7 +356,7 @@ NormalizeResult normalize_tweet(std::string_view in, const NormalizeOptions& opt
     out.swap(scratch);
     if (!changed) break;
   }
-  step(opt.nfc, nfc);
+  step(opt.nfc, nfc_of_valid);
   step(opt.strip_control, strip_control);
   step(opt.links, replace_links);  // before mentions: a link may contain '@'
   step(opt.mentions, replace_mentions);

@@ -141,7 +141,12 @@ class Pipeline {
     rep_.repaired_utf8 += p.repaired;
     int s = static_cast<int>(assign_split(t.id.empty() ? std::string_view(p.text) : std::string_view(t.id), opt_.split));
     rep_.split_counts[s]++;
-    std::string lang = t.lang.empty() ? "unknown" : lowercase_ascii(t.lang);
+    // The language is source data too: repaired, or report.json (nlohmann dump) would throw.
+    std::string lang = "unknown";
+    if (!t.lang.empty()) {
+      lang.clear();
+      utf8_repair(lowercase_ascii(t.lang), lang);
+    }
     rep_.languages[lang]++;
     rep_.length_hist[std::min<size_t>(p.chars / PrepareReport::kLengthBucket, PrepareReport::kLengthBuckets - 1)]++;
     write_line(s, t, p);

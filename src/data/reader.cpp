@@ -119,16 +119,15 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& inputs, con
       std::sort(files.begin(), files.end());
       size_t before = out.size(), binary = 0;
       for (const auto& f : files) {
-        Format fmt = opt.format;
-        if (fmt == Format::automatic) {
-          std::string head = read_head(f);
-          if (head.find('\0') != std::string::npos) {
-            log_debug("%s: skipped (binary file)", f.c_str());
-            ++binary;
-            continue;
-          }
-          fmt = detect_format(head, f, opt.text_column);
+        // Binary files (images, archives next to the tweets) are skipped even when --format
+        // is given: read as text they would only add garbage tweets.
+        std::string head = read_head(f);
+        if (head.find('\0') != std::string::npos) {
+          log_debug("%s: skipped (binary file)", f.c_str());
+          ++binary;
+          continue;
         }
+        Format fmt = opt.format == Format::automatic ? detect_format(head, f, opt.text_column) : opt.format;
         out.push_back({f, fmt, file_size(f)});
       }
       if (binary) log_info("%s: skipped %zu binary file(s)", in.c_str(), binary);
