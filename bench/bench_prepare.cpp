@@ -3,7 +3,8 @@
 // ingestion + normalization. Goal: >= 100 MB/s per core.
 //
 // Usage:
-//   bench_prepare [--size-mb N] [--dir DIR] [--peer-mb N] [--json FILE] [--repeat N] [--quick] [--no-peer]
+//   bench_prepare [--size-mb N] [--dir DIR] [--peer-mb N] [--json FILE] [--repeat N] [--quick]
+//                 [--no-peer] [--peer-script FILE]
 //
 //   --size-mb N   synthetic input size (default 1024); generated once into DIR and reused while
 //                 its name (generator version, seed, size) and size match
@@ -13,6 +14,11 @@
 //   --json FILE   machine-readable results (default bench_prepare.json in the current directory)
 //   --repeat N    runs per configuration, the fastest is reported (default 1)
 //   --quick       64 MB input, 16 MB peer slice: a smoke test that takes seconds
+//   --no-peer     skip the Python peer (and the slice)
+//   --peer-script the peer to run (default: peer_prepare.py next to this file)
+//
+// Rows: tweetlm on the whole input with 1 thread and with all cores, tweetlm on the peer's
+// slice with 1 thread, the peer on the slice. The goal line judges the 1-thread row.
 //
 // MB means 2^20 bytes everywhere. tweetlm runs in-process with 1 thread and with every core
 // (tlm::set_num_threads); the wall time covers all of prepare(), output files included. The
@@ -76,8 +82,9 @@ std::string cpu_model() {
   return "unknown";
 }
 
-// Reads the whole file once: afterwards every timed run starts from the page cache.
-double warm_page_cache(const std::string& path) {
+// Reads the whole file; returns MB/s. The first call warms the page cache for the timed runs,
+// a second one measures reading from the cache: the upper bound for any reader.
+double read_whole_file(const std::string& path) {
   double t0 = now_s();
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw tlm::user_error(path, "cannot open");
@@ -208,12 +215,13 @@ int main(int argc, char** argv) {
     else std::printf("input: %s (generated: %llu tweets in %.1f s)\n", in.path.c_str(),
                      (unsigned long long)in.tweets, in.seconds);
     std::fflush(stdout);  // before prepare's progress lines on stderr
-    double read_mb_s = warm_page_cache(in.path);
+    read_whole_file(in.path);
+    double read_mb_s = read_whole_file(in.path);
     std::string slice = in.path.substr(0, in.path.size() - 6) + tlm::strprintf(".first%llumb.jsonl",
                                                                                (unsigned long long)peer_mb);
     if (!no_peer) {
       tlm::bench::ensure_slice(in.path, slice, peer_mb);
-      warm_page_cache(slice);
+      read_whole_file(slice);
     }
 
     std::string outdir = make_temp_dir(dir);

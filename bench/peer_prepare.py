@@ -5,7 +5,7 @@ the way a data scientist would in plain Python (standard library only, one proce
     /usr/bin/python3 peer_prepare.py INPUT.jsonl OUTPUT.jsonl
 
 Per line: json.loads, note_tweet.text or text, drop retweets (referenced_tweets "retweeted" or a
-leading "RT @"), html.unescape, NFC, links -> "http" then mentions -> "@user" (links first: a URL
+leading "RT @"), html.unescape (repeated, up to three passes), NFC, links -> "http" then mentions -> "@user" (links first: a URL
 may hold an '@'), whitespace collapsed, fewer than 3 code points dropped, exact de-duplication
 by hash, one JSON object per kept tweet. Prints one JSON line of counts and seconds on stdout.
 It leaves out the parts of tweetlm's job beyond ingestion + normalization (control characters,
@@ -18,13 +18,20 @@ import sys
 import time
 import unicodedata
 
-LINK = re.compile(r"(?<![A-Za-z0-9_])(?:https?://|www\.)\S+", re.IGNORECASE)
+# Schemes count even glued to a word, a bare "www." only at a word start (as tweetlm does).
+LINK = re.compile(r"(?:https?://|(?<![A-Za-z0-9_])www\.)\S+", re.IGNORECASE)
 MENTION = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9_]+")
 SPACE = re.compile(r"\s+")
 
 
 def normalize(text):
-    text = html.unescape(text)
+    for _ in range(3):  # scraped text is often escaped twice ("&amp;amp;")
+        if "&" not in text:
+            break
+        unescaped = html.unescape(text)
+        if unescaped == text:
+            break
+        text = unescaped
     text = unicodedata.normalize("NFC", text)
     text = LINK.sub("http", text)
     text = MENTION.sub("@user", text)

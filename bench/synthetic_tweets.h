@@ -6,7 +6,7 @@
 // HTML-escaped &<>, emoji with ZWJ/variation selectors, decomposed accents, pt/es/ja/ar text,
 // \u-escaped lines), with ~5% exact duplicates and ~3% retweets. Every tweet draws from its own
 // Philox stream (tlm::Rng with stream = tweet index), so the output is a pure function of
-// (seed, size) and GeneratorVersion names it: bump it whenever the bytes would change, so a
+// (seed, size) and kGeneratorVersion names it: bump it whenever the bytes would change, so a
 // cached file from an older generator is never reused.
 #pragma once
 

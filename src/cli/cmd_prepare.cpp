@@ -43,7 +43,7 @@ Runner add_prepare(CLI::App& app) {
     opt->split = SplitFractions::parse(*split);
     opt->normalize = *no;
     PrepareReport rep = prepare(*opt);
-    if (*json) std::printf("%s\n", rep.to_json().dump(2).c_str());
+    if (*json) std::printf("%s\n", rep.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     else std::fputs(rep.summary().c_str(), stdout);
     return 0;
   };

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/progress.h"
 
 namespace tlm {
 namespace {
@@ -209,7 +210,8 @@ bool BlockReader::next(std::string_view& block) {
     }
     if (end_ == capacity) {  // no boundary in a whole buffer: grow it, up to the record limit
       if (capacity >= max_record_)
-        throw user_error(path_, "a record longer than %zu MB (no record separator found)", max_record_ >> 20);
+        throw user_error(path_, "a record longer than %s (no record separator found)",
+                         format_quantity(double(max_record_), ProgressUnit::bytes).c_str());
       AlignedBuffer<char> bigger(std::min(capacity * 2, max_record_) + 64);
       std::memcpy(bigger.data(), buf_.data(), end_);
       buf_ = std::move(bigger);
