@@ -58,32 +58,32 @@ TEST(Prepare, ApiV1Fixture) {
   TempDir out;
   PrepareReport r = prepare(options({data_path("v1.jsonl")}, out.path()));
   EXPECT_EQ(r.records, 10u);
-  EXPECT_EQ(r.malformed, 3u);
-  EXPECT_EQ(by_format(r, SourceFormat::v1), 7u);
+  EXPECT_EQ(r.malformed, 2u);
+  EXPECT_EQ(by_format(r, SourceFormat::v1), 8u);
   EXPECT_EQ(r.retweets, 1u);
   EXPECT_EQ(r.wrong_lang + r.empty + r.too_short + r.duplicates + r.near_duplicates, 0u);
-  EXPECT_EQ(r.kept, 6u);
-  EXPECT_EQ(r.split_counts[0], 6u);
-  EXPECT_EQ(r.languages, (std::map<std::string, uint64_t>{{"en", 5}, {"ja", 1}}));
+  EXPECT_EQ(r.kept, 7u);
+  EXPECT_EQ(r.split_counts[0], 7u);
+  EXPECT_EQ(r.languages, (std::map<std::string, uint64_t>{{"en", 6}, {"ja", 1}}));
 
-  // Malformed records are reported as file:line: problem, in source order.
+  // Malformed records are reported as file:line: problem, in source order. Line 5 (a lone
+  // surrogate escape) is repaired, not malformed.
   const std::string path = data_path("v1.jsonl");
-  ASSERT_EQ(r.malformed_examples.size(), 3u);
-  EXPECT_TRUE(r.malformed_examples[0].starts_with(path + ":5: invalid JSON")) << r.malformed_examples[0];
-  EXPECT_TRUE(r.malformed_examples[1].starts_with(path + ":6: invalid JSON")) << r.malformed_examples[1];
-  EXPECT_EQ(r.malformed_examples[2], path + ":7: no text field");
+  ASSERT_EQ(r.malformed_examples.size(), 2u);
+  EXPECT_TRUE(r.malformed_examples[0].starts_with(path + ":6: invalid JSON")) << r.malformed_examples[0];
+  EXPECT_EQ(r.malformed_examples[1], path + ":7: no text field");
 
   auto lines = read_jsonl(out / "train.jsonl");
-  ASSERT_EQ(lines.size(), 6u);
+  ASSERT_EQ(lines.size(), 7u);
   EXPECT_EQ(texts(out / "train.jsonl"),
             (std::vector<std::string>{
                 "To make room for more expression, we will now count all emojis as equal—including those with "
                 "gender\u200d\u200d and skin tone modifiers 👍🏻👍🏽👍🏿. This is now reflected in Twitter-Text, our "
                 "Open Source library.",
-                "Hello from extended mode & friends @user", "Good morning 😀🌞", "Windows line endings are fine",
-                "今日は良い天気ですね", "This is so true http"}));
-  EXPECT_EQ(lines[4].at("id"), "1050300000000000016");  // from a numeric "id"
-  EXPECT_EQ(lines[4].at("lang"), "ja");
+                "Hello from extended mode & friends @user", "Good morning 😀🌞", "broken emoji \uFFFD here",
+                "Windows line endings are fine", "今日は良い天気ですね", "This is so true http"}));
+  EXPECT_EQ(lines[5].at("id"), "1050300000000000016");  // from a numeric "id"
+  EXPECT_EQ(lines[5].at("lang"), "ja");
   // Field order and escaping are fixed: the exact bytes of one line.
   EXPECT_EQ(testing::split_lines(slurp(out / "train.jsonl"))[1],
             "{\"id\":\"1050300000000000010\",\"text\":\"Hello from extended mode & friends @user\",\"lang\":\"en\","
@@ -139,29 +139,29 @@ TEST(Prepare, AllFixtures) {
   opt.split = SplitFractions{};  // the default 0.98 / 0.01 / 0.01
   PrepareReport r = prepare(opt);
   EXPECT_EQ(by_format(r, SourceFormat::archive), 11u);
-  EXPECT_EQ(by_format(r, SourceFormat::v1), 7u);
+  EXPECT_EQ(by_format(r, SourceFormat::v1), 8u);
   EXPECT_EQ(by_format(r, SourceFormat::v2), 14u);
   EXPECT_EQ(by_format(r, SourceFormat::csv), 10u);
   EXPECT_EQ(by_format(r, SourceFormat::text), 10u);
   EXPECT_EQ(by_format(r, SourceFormat::fortune), 4u);
-  EXPECT_EQ(r.malformed, 6u);
+  EXPECT_EQ(r.malformed, 5u);
   EXPECT_EQ(r.records, 62u);
   EXPECT_EQ(r.retweets, 6u);  // 2 by "RT @" text in archives, 4 by API metadata
   EXPECT_EQ(r.empty, 3u);     // an empty CSV text and two blank text lines
   EXPECT_EQ(r.too_short, 0u);
   EXPECT_EQ(r.duplicates, 0u);
   EXPECT_EQ(r.wrong_lang, 0u);
-  EXPECT_EQ(r.kept, 47u);
+  EXPECT_EQ(r.kept, 48u);
   EXPECT_EQ(r.files.size(), in.size());
   EXPECT_EQ(r.files[0].path, data_path("archive"));
   EXPECT_EQ(r.files[0].format, "archive");
   EXPECT_EQ(r.files[0].tweets, 6u);
-  EXPECT_EQ(r.split_counts[0] + r.split_counts[1] + r.split_counts[2], 47u);
+  EXPECT_EQ(r.split_counts[0] + r.split_counts[1] + r.split_counts[2], 48u);
 
   std::vector<json> all;
   for (const char* s : {"train.jsonl", "val.jsonl", "test.jsonl"})
     for (auto& j : read_jsonl(out / s)) all.push_back(std::move(j));
-  ASSERT_EQ(all.size(), 47u);
+  ASSERT_EQ(all.size(), 48u);
   size_t with_id = 0;
   for (const auto& j : all) {
     ASSERT_TRUE(j.contains("text"));
@@ -285,12 +285,12 @@ TEST(Prepare, MalformedExamplesAreCapped) {
   TempDir tmp, out;
   write_file(tmp / "arr.json", "[{\"text\": \"a fine tweet\"}, 42, {\"id\": \"3\"}]");
   PrepareOptions opt = options({data_path("v1.jsonl"), tmp / "arr.json"}, out.path());
-  opt.max_examples = 4;
+  opt.max_examples = 3;
   PrepareReport r = prepare(opt);
-  EXPECT_EQ(r.malformed, 5u);
-  ASSERT_EQ(r.malformed_examples.size(), 4u);
+  EXPECT_EQ(r.malformed, 4u);
+  ASSERT_EQ(r.malformed_examples.size(), 3u);
   // A whole-document file names the record instead of a line.
-  EXPECT_EQ(r.malformed_examples[3], tmp / "arr.json" + ": record 2: expected a JSON object");
+  EXPECT_EQ(r.malformed_examples[2], tmp / "arr.json" + ": record 2: expected a JSON object");
 }
 
 TEST(Prepare, OptionErrors) {
@@ -324,7 +324,7 @@ TEST(Prepare, StrictStopsAtFirstMalformedRecord) {
     prepare(opt);
     FAIL() << "expected a UserError";
   } catch (const UserError& e) {
-    EXPECT_EQ(e.input(), data_path("v1.jsonl") + ":5");
+    EXPECT_EQ(e.input(), data_path("v1.jsonl") + ":6");
     EXPECT_NE(std::string(e.what()).find("invalid JSON"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--strict"), std::string::npos) << e.what();
   }

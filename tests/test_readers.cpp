@@ -287,6 +287,8 @@ TEST(ReadJson, ApiV1Lines) {
                   "RT @TwitterDev: Check out our new docs"},
                  {4, "1050300000000000012", "early_bird", "en", "Thu Oct 11 11:00:00 +0000 2018", false, kV1,
                   "Good morning 😀🌞"},
+                 {5, "1050300000000000013", "halfway", "en", "Thu Oct 11 12:00:00 +0000 2018", false, kV1,
+                  "broken emoji \uFFFD here"},
                  {8, "1050300000000000015", "win_user", "en", "Thu Oct 11 14:00:00 +0000 2018", false, kV1,
                   "Windows line endings are fine"},
                  {10, "1050300000000000016", "tokyo_sky", "ja", "Thu Oct 11 15:00:00 +0000 2018", false, kV1,
@@ -294,16 +296,33 @@ TEST(ReadJson, ApiV1Lines) {
                  {11, "1050300000000000017", "quoter", "en", "Thu Oct 11 16:00:00 +0000 2018", false, kV1,
                   "This is so true https://t.co/QuOtE12345"}},
                 "v1.jsonl");
-  // Line 5 holds a lone surrogate escape (\ud83d), which simdjson rejects: the record is
-  // reported with its line, never silently dropped or passed on as invalid UTF-8.
-  ASSERT_EQ(c.all.errors.size(), 3u);
-  EXPECT_EQ(c.all.errors[0].line, 5u);
+  // Line 5 holds a lone surrogate escape (\ud83d), which simdjson rejects: the line is parsed
+  // again with the escape replaced by U+FFFD, so the tweet is kept and never carries invalid
+  // UTF-8. Lines 6 and 7 are malformed, reported with their lines.
+  ASSERT_EQ(c.all.errors.size(), 2u);
+  EXPECT_EQ(c.all.errors[0].line, 6u);
   EXPECT_NE(c.all.errors[0].what.find("invalid JSON"), std::string::npos) << c.all.errors[0].what;
-  EXPECT_EQ(c.all.errors[1].line, 6u);
-  EXPECT_NE(c.all.errors[1].what.find("invalid JSON"), std::string::npos) << c.all.errors[1].what;
-  EXPECT_EQ(c.all.errors[2].line, 7u);
-  EXPECT_EQ(c.all.errors[2].what, "no text field");
+  EXPECT_EQ(c.all.errors[1].line, 7u);
+  EXPECT_EQ(c.all.errors[1].what, "no text field");
   EXPECT_EQ(c.bytes, slurp(data_path("v1.jsonl")).size());
+}
+
+// Strings simdjson rejects are repaired, not dropped: invalid UTF-8 bytes and lone surrogate
+// escapes become U+FFFD; proper pairs and an escaped backslash before "u" stay as they are.
+TEST(ReadJson, InvalidStringsAreRepairedNotDropped) {
+  TempDir tmp;
+  write_file(tmp / "bad.jsonl",
+             "{\"text\":\"bytes \xff\xfe end\",\"id\":\"1\"}\n"
+             "{\"text\":\"low \\udc00 alone, pair \\ud83d\\ude00, literal \\\\ud83d\",\"id\":\"2\"}\n"
+             "{\"text\":\"two highs \\ud83d\\ud83d then\",\"id\":\"3\"}\n"
+             "{\"text\": \xff}\n");
+  auto c = collect([&](const BatchSink& s) { read_json(tmp / "bad.jsonl", s); });
+  ASSERT_EQ(c.all.tweets.size(), 3u);
+  EXPECT_EQ(c.all.tweets[0].text, "bytes \uFFFD\uFFFD end");
+  EXPECT_EQ(c.all.tweets[1].text, "low \uFFFD alone, pair \U0001F600, literal \\ud83d");
+  EXPECT_EQ(c.all.tweets[2].text, "two highs \uFFFD\uFFFD then");
+  ASSERT_EQ(c.all.errors.size(), 1u);  // a bad byte outside any string is still malformed
+  EXPECT_EQ(c.all.errors[0].line, 4u);
 }
 
 TEST(ReadJson, ApiV2Lines) {

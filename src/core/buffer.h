@@ -15,7 +15,8 @@ class AlignedBuffer {
  public:
   static constexpr size_t kAlign = 64;
   AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t n) { reset(n); }
+  // Zero-filled unless `zero` is false (I/O buffers about to be overwritten skip the memset).
+  explicit AlignedBuffer(size_t n, bool zero = true) { reset(n, zero); }
   ~AlignedBuffer() { std::free(data_); }
   AlignedBuffer(AlignedBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
@@ -26,8 +27,8 @@ class AlignedBuffer {
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 
-  // Reallocates to n elements (contents are not preserved), zero-filled.
-  void reset(size_t n) {
+  // Reallocates to n elements (contents are not preserved), zero-filled unless `zero` is false.
+  void reset(size_t n, bool zero = true) {
     std::free(data_);
     data_ = nullptr;
     size_ = n;
@@ -35,7 +36,7 @@ class AlignedBuffer {
     size_t bytes = (n * sizeof(T) + kAlign - 1) / kAlign * kAlign;
     data_ = static_cast<T*>(std::aligned_alloc(kAlign, bytes));
     if (!data_) throw std::bad_alloc();
-    std::memset(static_cast<void*>(data_), 0, bytes);
+    if (zero) std::memset(static_cast<void*>(data_), 0, bytes);
   }
 
   T* data() { return data_; }

@@ -9,6 +9,7 @@
 #include <omp.h>
 #include <simdjson.h>
 
+#include <cctype>
 #include <charconv>
 
 #include "core/check.h"
@@ -16,6 +17,7 @@
 #include "core/threads.h"
 #include "data/reader.h"
 #include "data/source.h"
+#include "data/utf8.h"
 
 namespace tlm {
 namespace {
@@ -110,6 +112,57 @@ void extract_value(element v, uint64_t line, SourceFormat fmt, Batch& out, uint6
   }
 }
 
+bool is_hex4(std::string_view s, size_t i) {
+  if (i + 4 > s.size()) return false;
+  for (size_t k = i; k < i + 4; ++k)
+    if (!std::isxdigit(static_cast<unsigned char>(s[k]))) return false;
+  return true;
+}
+
+unsigned hex4(std::string_view s, size_t i) {
+  unsigned v = 0;
+  std::from_chars(s.data() + i, s.data() + i + 4, v, 16);
+  return v;
+}
+
+// Twitter data holds invalid text: v1.1 truncation can cut a surrogate pair in half ("\ud83d"
+// alone) and scraped dumps carry stray bytes. Rather than lose such a record, a parse that
+// fails on a string is retried once on a repaired copy: invalid UTF-8 becomes U+FFFD and a lone
+// surrogate escape becomes \ufffd, the same policy as for every other input.
+std::string repair_json_text(std::string_view in) {
+  std::string valid, out;
+  utf8_repair(in, valid);
+  out.reserve(valid.size());
+  std::string_view s = valid;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 >= s.size()) {
+      out.push_back(s[i]);
+      continue;
+    }
+    if (s[i + 1] != 'u' || !is_hex4(s, i + 2)) {  // another escape: copy both characters
+      out.append(s.substr(i, 2));
+      ++i;
+      continue;
+    }
+    unsigned u = hex4(s, i + 2);
+    bool high = u >= 0xD800 && u <= 0xDBFF, low = u >= 0xDC00 && u <= 0xDFFF;
+    if (high && i + 12 <= s.size() && s[i + 6] == '\\' && s[i + 7] == 'u' && is_hex4(s, i + 8) &&
+        hex4(s, i + 8) >= 0xDC00 && hex4(s, i + 8) <= 0xDFFF) {
+      out.append(s.substr(i, 12));  // a proper pair
+      i += 11;
+    } else if (high || low) {
+      out.append("\\ufffd");
+      i += 5;
+    } else {
+      out.append(s.substr(i, 6));
+      i += 5;
+    }
+  }
+  return out;
+}
+
+bool repairable(simdjson::error_code e) { return e == simdjson::UTF8_ERROR || e == simdjson::STRING_ERROR; }
+
 void read_json_lines(const std::string& path, const BatchSink& sink) {
   BlockReader reader(open_stream(path), path, line_boundary);
   std::string_view block;
@@ -146,6 +199,11 @@ void read_json_lines(const std::string& path, const BatchSink& sink) {
         element doc;
         // In place: the block reader leaves >= 64 readable bytes after every line.
         auto err = parser.parse(lines[i].data(), lines[i].size(), false).get(doc);
+        simdjson::padded_string repaired;
+        if (repairable(err)) {
+          repaired = simdjson::padded_string(repair_json_text(lines[i]));
+          err = parser.parse(repaired).get(doc);
+        }
         if (err) {
           out.errors.push_back({numbers[i], std::string("invalid JSON: ") + simdjson::error_message(err)});
           continue;
@@ -177,6 +235,11 @@ bool parse_json_document(const std::string& path, SourceFormat fmt, Batch& batch
   element doc;
   // `text` keeps SIMDJSON_PADDING zeroed bytes of capacity after its end (read_all).
   auto err = parser.parse(body.data(), body.size(), false).get(doc);
+  simdjson::padded_string repaired;
+  if (repairable(err)) {
+    repaired = simdjson::padded_string(repair_json_text(body));
+    err = parser.parse(repaired).get(doc);
+  }
   if (err) {
     error = std::string("invalid JSON: ") + simdjson::error_message(err);
     return false;

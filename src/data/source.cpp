@@ -181,7 +181,13 @@ size_t line_boundary(std::string_view buf) {
 BlockReader::BlockReader(std::unique_ptr<ByteStream> stream, std::string path, BoundaryFn boundary,
                          size_t block_size, size_t max_record)
     : stream_(std::move(stream)), path_(std::move(path)), boundary_(std::move(boundary)),
-      buf_(block_size + 64), block_size_(block_size), max_record_(max_record) {}
+      buf_(std::min<size_t>(block_size, 64 << 10) + 64, false), block_size_(block_size), max_record_(max_record) {}
+
+void BlockReader::grow(size_t capacity) {
+  AlignedBuffer<char> bigger(capacity + 64, false);
+  std::memcpy(bigger.data(), buf_.data(), end_);
+  buf_ = std::move(bigger);
+}
 
 bool BlockReader::next(std::string_view& block) {
   lines_before_ += lines_in_current_;
@@ -193,7 +199,13 @@ bool BlockReader::next(std::string_view& block) {
   }
   for (;;) {
     size_t capacity = buf_.size() - 64;
-    if (!eof_ && end_ < std::min(block_size_, capacity)) {
+    if (!eof_ && end_ < block_size_) {
+      // Fill a block. The buffer starts small and doubles up to the block size, so a folder of
+      // small files does not pay for 8 MB buffers.
+      if (end_ == capacity) {
+        grow(std::min(capacity * 2, block_size_));
+        capacity = buf_.size() - 64;
+      }
       size_t r = stream_->read(buf_.data() + end_, std::min(block_size_, capacity) - end_);
       if (r == 0) eof_ = true;
       end_ += r;
@@ -212,9 +224,7 @@ bool BlockReader::next(std::string_view& block) {
       if (capacity >= max_record_)
         throw user_error(path_, "a record longer than %s (no record separator found)",
                          format_quantity(double(max_record_), ProgressUnit::bytes).c_str());
-      AlignedBuffer<char> bigger(std::min(capacity * 2, max_record_) + 64);
-      std::memcpy(bigger.data(), buf_.data(), end_);
-      buf_ = std::move(bigger);
+      grow(std::min(capacity * 2, max_record_));
       capacity = buf_.size() - 64;
     }
     size_t r = stream_->read(buf_.data() + end_, capacity - end_);

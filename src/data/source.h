@@ -53,6 +53,7 @@ class BlockReader {
   uint64_t lines_before() const { return lines_before_; }
 
  private:
+  void grow(size_t capacity);
   std::unique_ptr<ByteStream> stream_;
   std::string path_;
   BoundaryFn boundary_;
