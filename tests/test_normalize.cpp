@@ -46,6 +46,8 @@ TEST(UnescapeHtml, InvalidNumericTargetsBecomeReplacementCharacter) {
   EXPECT_EQ(run(unescape_html, "&#xDFFF;"), "\uFFFD");
   EXPECT_EQ(run(unescape_html, "&#x110000;"), "\uFFFD");  // beyond Unicode
   EXPECT_EQ(run(unescape_html, "&#1114112;"), "\uFFFD");
+  EXPECT_EQ(run(unescape_html, "&#99999999;"), "\uFFFD");  // many digits: saturates, no overflow
+  EXPECT_EQ(run(unescape_html, "&#xFFFFFF;"), "\uFFFD");
 }
 
 TEST(UnescapeHtml, NonEntitiesStayLiteral) {

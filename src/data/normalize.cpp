@@ -5,6 +5,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -154,8 +155,9 @@ void unescape_html(std::string_view in, std::string& out) {
           int d = (c >= '0' && c <= '9') ? c - '0'
                   : hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
                                                                    : -1;
-          if (d < 0 || cp > 0x10FFFF) { ok = false; break; }
-          cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(d);
+          if (d < 0) { ok = false; break; }
+          // Saturate: any value past U+10FFFF is out of range, however many digits follow.
+          cp = std::min<uint32_t>(cp * (hex ? 16 : 10) + static_cast<uint32_t>(d), 0x110000);
         }
         if (ok) {
           // Invalid targets (NUL, surrogates, beyond Unicode) become U+FFFD as HTML5 specifies.
