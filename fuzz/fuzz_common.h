@@ -35,6 +35,17 @@ inline void setup() {
   set_num_threads(1);
 }
 
+}  // namespace tlm::fuzz
+
+// Every target starts the same way. Each fuzz executable includes this header from its one
+// source file, so this is the only definition in it.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  tlm::fuzz::setup();
+  return 0;
+}
+
+namespace tlm::fuzz {
+
 class MemFile {
  public:
   MemFile() {

@@ -13,11 +13,6 @@
 #include "data/reader.h"
 #include "fuzz_common.h"
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  tlm::fuzz::setup();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   static tlm::fuzz::MemFile file;

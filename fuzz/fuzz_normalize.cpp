@@ -70,11 +70,6 @@ std::string reference_nfc(std::string_view s) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  tlm::fuzz::setup();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view in = tlm::fuzz::as_view(data + 1, size - 1);

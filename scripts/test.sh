@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite (ctest: unit, op, end-to-end
-# and CLI tiers), then a short fuzzing smoke run of every parser.
-#   scripts/test.sh              # everything
-#   TLM_FUZZ_SECONDS=0 scripts/test.sh   # skip the fuzz smoke run
+# Installs what is missing, builds, and runs the whole test suite:
+#   1. ctest in build/ (Release): unit, end-to-end and CLI-contract tiers;
+#   2. the same ctest under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/);
+#   3. a short libFuzzer run of every parser (scripts/fuzz.sh, build-fuzz/).
+#   TLM_SANITIZE_TESTS=0 scripts/test.sh   # skip step 2
+#   TLM_FUZZ_SECONDS=0 scripts/test.sh     # skip step 3 (default: 10 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 jobs=$(nproc)
+echo "== tests (Release)"
 (cd build && ctest --output-on-failure -j "$jobs")
+
+if [ "${TLM_SANITIZE_TESTS:-1}" != 0 ]; then
+  echo "== tests (ASan + UBSan)"
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTLM_SANITIZE=address,undefined \
+    -DTLM_BUILD_BENCH=OFF -DTLM_CUDA=OFF >/dev/null
+  ninja -C build-asan
+  (cd build-asan && ctest --output-on-failure -j "$jobs")
+fi
+
 fuzz_seconds=${TLM_FUZZ_SECONDS:-10}
 if [ "$fuzz_seconds" -gt 0 ]; then
+  echo "== fuzz smoke run (${fuzz_seconds}s per target)"
   scripts/fuzz.sh "$fuzz_seconds"
 fi
 echo "test.sh: all tests passed"
