@@ -25,7 +25,7 @@ bool HashSet64::insert(uint64_t key) {
     has_zero_ = true;
     return fresh;
   }
-  if ((size_ + 1) * 2 > slots_.size()) grow();
+  if ((size_ + 1) * 4 > slots_.size() * 3) grow();  // at most 3/4 full
   size_t i = mix64(key) & mask_;
   for (;;) {
     uint64_t s = slots_[i];
