@@ -12,5 +12,7 @@ namespace tlm::cli {
 using Runner = std::function<int()>;
 
 Runner add_prepare(CLI::App& app);
+Runner add_tokenizer(CLI::App& app);  // tokenizer train | encode | decode
+Runner add_tokenize(CLI::App& app);   // prepared corpus -> token shards
 
 }  // namespace tlm::cli

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({})[before], std::move(run));
   };
   add(tlm::cli::add_prepare);
+  add(tlm::cli::add_tokenizer);
+  add(tlm::cli::add_tokenize);
 
   try {
     app.parse(argc, argv);
