@@ -1,0 +1,64 @@
+// Shared helpers of the Node harness scripts in tests/node: finding the pinned npm clients in
+// tools/node/node_modules (installed by scripts/setup.sh; never a global install, so the tests
+// always talk to the versions package.json pins), and the JSON-lines I/O the C++ tests use.
+// A missing client is a hard error (exit 3) with a message naming scripts/setup.sh: the C++
+// tests turn it into a failure, never a silent skip.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const nodeDir = path.join(repoRoot, 'tools', 'node');
+
+function requireClient(name) {
+  let resolved;
+  try {
+    resolved = require.resolve(name, { paths: [nodeDir] });
+  } catch (e) {
+    die(3, `npm client '${name}' not found under ${path.join(nodeDir, 'node_modules')}: run scripts/setup.sh`);
+  }
+  return require(resolved);
+}
+
+function clientDir(name) {
+  const dir = path.join(nodeDir, 'node_modules', name);
+  if (!fs.existsSync(dir)) die(3, `npm client '${name}' not found under ${path.join(nodeDir, 'node_modules')}: run scripts/setup.sh`);
+  return dir;
+}
+
+function die(code, msg) {
+  process.stderr.write(`${path.basename(process.argv[1] || 'node')}: ${msg}\n`);
+  process.exit(code);
+}
+
+// One JSON string per line -> array of strings. Blank lines are not inputs.
+function readJsonLines(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const out = [];
+  for (const line of text.split('\n')) {
+    if (line.length === 0) continue;
+    const v = JSON.parse(line);
+    if (typeof v !== 'string') die(2, `${file}: every line must be a JSON string`);
+    out.push(v);
+  }
+  return out;
+}
+
+// Arrays of ids -> one JSON array per line.
+function writeIdLines(file, rows) {
+  const parts = new Array(rows.length);
+  for (let i = 0; i < rows.length; ++i) parts[i] = '[' + Array.prototype.join.call(rows[i], ',') + ']\n';
+  fs.writeFileSync(file, parts.join(''));
+}
+
+// Lines of a plain text file (benchmark input), without empty ones.
+function readTextLines(file) {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+}
+
+function nowS() {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+module.exports = { repoRoot, nodeDir, requireClient, clientDir, die, readJsonLines, writeIdLines, readTextLines, nowS };
