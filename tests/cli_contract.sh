@@ -71,5 +71,23 @@ grep -q '"text":"hello there @user http"' "$tmp/ok/train.jsonl" || { echo "FAIL 
 expect_ok "rerun" prepare -i "$tmp/t.jsonl" -o "$tmp/ok"
 if ls "$tmp/ok" | grep -q '\.tmp\.'; then echo "FAIL temp files left: $(ls "$tmp/ok")"; fails=$((fails + 1)); fi
 
+# tokenizer: train on the prepared corpus above, encode | decode round trip, errors.
+expect_ok "tokenizer train" tokenizer train -i "$tmp/ok" -o "$tmp/tok/tokenizer.json" --vocab 300 --min-frequency 1
+[ -s "$tmp/tok/tokenizer_config.json" ] || { echo "FAIL no tokenizer_config.json"; fails=$((fails + 1)); }
+printf 'hello there\ncaf\xc3\xa9 \xf0\x9f\x98\x80 <|endoftext|>\n\n  spaces  \n' >"$tmp/lines.txt"
+"$bin" tokenizer encode -t "$tmp/tok/tokenizer.json" "$tmp/lines.txt" >"$tmp/ids.txt" &&
+  "$bin" tokenizer decode -t "$tmp/tok/tokenizer.json" "$tmp/ids.txt" >"$tmp/back.txt" &&
+  cmp -s "$tmp/lines.txt" "$tmp/back.txt" && [ "$(wc -l <"$tmp/ids.txt")" -eq 4 ] &&
+  echo "ok   tokenizer encode | decode round trip" ||
+  { echo "FAIL tokenizer round trip"; fails=$((fails + 1)); }
+printf '{"model": {"type": "Unigram"}}' >"$tmp/bad_tok.json"
+expect_user_error "tokenizer bad model" "bad_tok.json: model.type: 'Unigram' is not supported" -- tokenizer encode -t "$tmp/bad_tok.json" "$tmp/lines.txt"
+expect_user_error "tokenizer missing file" "nope.json: cannot open" -- tokenizer encode -t "$tmp/nope.json" "$tmp/lines.txt"
+printf '1 2 999999\n' >"$tmp/bad_ids.txt"
+expect_user_error "decode bad id" "line 1: token id 999999 is outside" -- tokenizer decode -t "$tmp/tok/tokenizer.json" "$tmp/bad_ids.txt"
+printf '1 two\n' >"$tmp/bad_ids2.txt"
+expect_user_error "decode non-number" "line 1: '1 two' is not a list of token ids" -- tokenizer decode -t "$tmp/tok/tokenizer.json" "$tmp/bad_ids2.txt"
+expect_user_error "tokenizer train bad vocab" "--vocab" -- tokenizer train -i "$tmp/ok" -o "$tmp/t2.json" --vocab 10
+
 echo "cli_contract: $fails failure(s)"
 [ "$fails" -eq 0 ]
