@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "core/file.h"
+#include "core/json.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/tokenizer.h"
 
@@ -158,6 +159,8 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
 Tokenizer Tokenizer::load(const std::string& path) { return from_json_text(read_file(path), path); }
 
 std::string Tokenizer::to_json_text() const {
+  // The small parts go through ordered_json; the vocabulary and merges (tens of thousands of
+  // entries) are written directly: ordered_json's insertion is a linear search per key.
   ojson j;
   j["version"] = "1.0";
   j["truncation"] = nullptr;
@@ -171,14 +174,26 @@ std::string Tokenizer::to_json_text() const {
   j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space_}, {"trim_offsets", true}, {"use_regex", true}};
   j["post_processor"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", false}, {"use_regex", true}};
   j["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
-  ojson vocab = ojson::object();
-  for (uint32_t id = 0; id < tokens_.size(); ++id) vocab[token_spelling(id)] = id;
-  ojson merges = ojson::array();
-  for (auto [l, r] : merges_) merges.push_back(token_spelling(l) + " " + token_spelling(r));
   j["model"] = {{"type", "BPE"},           {"dropout", nullptr},         {"unk_token", nullptr},
                 {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
-                {"byte_fallback", false},  {"vocab", vocab},             {"merges", merges}};
-  return j.dump(2) + "\n";
+                {"byte_fallback", false},  {"vocab", "@VOCAB@"},         {"merges", "@MERGES@"}};
+  std::string text = j.dump(2);
+  std::string vocab = "{";
+  for (uint32_t id = 0; id < tokens_.size(); ++id) {
+    vocab += id ? ",\n      " : "\n      ";
+    append_json_string(vocab, token_spelling(id));
+    vocab += ": " + std::to_string(id);
+  }
+  vocab += "\n    }";
+  std::string merges = "[";
+  for (size_t i = 0; i < merges_.size(); ++i) {
+    merges += i ? ",\n      " : "\n      ";
+    append_json_string(merges, token_spelling(merges_[i].first) + " " + token_spelling(merges_[i].second));
+  }
+  merges += merges_.empty() ? "]" : "\n    ]";
+  text.replace(text.find("\"@VOCAB@\""), 9, vocab);
+  text.replace(text.find("\"@MERGES@\""), 10, merges);
+  return text + "\n";
 }
 
 void Tokenizer::save(const std::string& path) const { atomic_write_file(path, to_json_text()); }
