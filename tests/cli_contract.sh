@@ -89,5 +89,17 @@ printf '1 two\n' >"$tmp/bad_ids2.txt"
 expect_user_error "decode non-number" "line 1: '1 two' is not a list of token ids" -- tokenizer decode -t "$tmp/tok/tokenizer.json" "$tmp/bad_ids2.txt"
 expect_user_error "tokenizer train bad vocab" "--vocab" -- tokenizer train -i "$tmp/ok" -o "$tmp/t2.json" --vocab 10
 
+# tokenize: the tokenizer file is read first, so a missing one is the error even with a good corpus.
+expect_user_error "tokenize missing tokenizer" "nope.json: cannot open" -- tokenize -i "$tmp/ok" -t "$tmp/nope.json" -o "$tmp/shards"
+expect_user_error "tokenize missing corpus" "nodir: no such directory" -- tokenize -i "$tmp/nodir" -t "$tmp/tok/tokenizer.json" -o "$tmp/shards"
+expect_user_error "tokenize bad shard size" "--shard-tokens" -- tokenize -i "$tmp/ok" -t "$tmp/tok/tokenizer.json" -o "$tmp/shards" --shard-tokens 0
+mkdir -p "$tmp/badprep" && printf '{"id":"1","text":"fine"}
+{"id":"2"}
+' >"$tmp/badprep/train.jsonl"
+expect_user_error "tokenize line without text" "train.jsonl:2: no \"text\" string" -- tokenize -i "$tmp/badprep" -t "$tmp/tok/tokenizer.json" -o "$tmp/shards"
+expect_ok "tokenize" tokenize -i "$tmp/ok" -t "$tmp/tok/tokenizer.json" -o "$tmp/shards"
+if [ ! -s "$tmp/shards/meta.json" ] || [ ! -s "$tmp/shards/train_000000.bin" ] || ls "$tmp/shards" | grep -q '\.tmp\.'; then
+  echo "FAIL tokenize outputs: $(ls "$tmp/shards")"; fails=$((fails + 1)); fi
+
 echo "cli_contract: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -240,7 +240,7 @@ TEST(Shards, RerunRemovesStaleShardsOfTheSameSplitOnly) {
     w.add_document(std::vector<uint32_t>{4, 5});
     EXPECT_EQ(w.finish().size(), 1u);
   }
-  EXPECT_EQ(dir_entries(dir.path()), (std::vector<std::string>{"train_0000001.bin", "train_000000.bin",
+  EXPECT_EQ(dir_entries(dir.path()), (std::vector<std::string>{"train_000000.bin", "train_0000001.bin",
                                                                "train_notes.bin", "val_000007.bin"}));
   EXPECT_EQ(ShardFile(dir / "train_000000.bin").to_vector(), (std::vector<uint32_t>{4, 5}));
 }
@@ -267,6 +267,16 @@ TEST(Shards, ValidShardOpens) {
   EXPECT_EQ(open_error(dir, shard_bytes(500, 2, {1, 2, 3, 499}), ShardCheck::full), "");
   EXPECT_EQ(open_error(dir, shard_bytes(500, 4, {1, 2, 3, 499}), ShardCheck::full), "");
   EXPECT_EQ(open_error(dir, shard_bytes(500, 2, {})), "");  // a header-only shard is valid
+}
+
+TEST(Shards, HeaderOnlyShardHasNoTokens) {
+  for (uint32_t width : {2u, 4u}) {
+    std::string b = shard_bytes(width == 2 ? 500 : 70000, width, {}, 0);
+    ShardFile f = ShardFile::from_bytes(b, "empty", ShardCheck::full);
+    EXPECT_EQ(f.size(), 0u);
+    EXPECT_TRUE(f.to_vector().empty());
+    f.copy(0, 0, nullptr);
+  }
 }
 
 TEST(Shards, WrongMagic) {
@@ -371,7 +381,7 @@ TEST(Shards, FromBytesValidatesTheSameWay) {
   std::string b = shard_bytes(500, 2, {5, 6, 7});
   ShardFile f = ShardFile::from_bytes(b, "mem", ShardCheck::full);
   EXPECT_EQ(f.to_vector(), (std::vector<uint32_t>{5, 6, 7}));
-  b[70] ^= 0x40;
+  b[68] ^= 0x40;
   EXPECT_THROW(ShardFile::from_bytes(b, "mem"), UserError);
 }
 

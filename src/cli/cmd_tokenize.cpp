@@ -23,13 +23,13 @@ Runner add_tokenize(CLI::App& app) {
   cmd->add_option("-o,--output", *output, "Output directory for <split>_NNNNNN.bin shards and meta.json")->required();
   cmd->add_option("--shard-tokens", opt->shard_tokens, "Most tokens per shard file")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   cmd->add_flag("--json", *json, "Print meta.json to stdout instead of the summary");
   return [=]() {
     opt->tokenizer_path = *tokenizer;
     Tokenizer tok = Tokenizer::load(*tokenizer);
     TokenizeReport rep = tokenize_corpus(*input, tok, *output, *opt);
-    if (*json) std::printf("%s\n", rep.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    if (*json) std::printf("%s\n", rep.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
     else std::fputs(rep.summary().c_str(), stdout);
     return 0;
   };

@@ -279,6 +279,7 @@ void ShardFile::copy(uint64_t begin, uint64_t n, uint32_t* out) const {
   TLM_CHECK(begin <= header_.tokens && n <= header_.tokens - begin, "range [%llu, +%llu) outside %s (%llu tokens)",
             static_cast<unsigned long long>(begin), static_cast<unsigned long long>(n), path_.c_str(),
             static_cast<unsigned long long>(header_.tokens));
+  if (n == 0) return;  // `out` may be null then (an empty vector's data()), which memcpy must not see
   if (header_.token_width == 4) {
     std::memcpy(out, tokens32().data() + begin, n * 4);
   } else {

@@ -6,7 +6,8 @@
 //      otherwise all but its last character (\s+(?!\S) backtracks by one so the last space
 //      can prefix the next word)
 // Character classes come from a 64K-entry table for the BMP (built once from utf8proc) and
-// utf8proc directly above it, so the common case is one array load per character.
+// utf8proc directly above it, so the common case is one array load per character; code points
+// utf8proc (Unicode 15) leaves unassigned are looked up in the Unicode 16 additions (kUnicode16).
 #include "tokenizer/pretokenize.h"
 
 #include <utf8proc.h>
@@ -25,9 +26,32 @@ bool is_white_space(uint32_t cp) {
          cp == 0x3000;
 }
 
+// Letters and numbers new in Unicode 16.0. utf8proc 2.8 (Debian 12) has the Unicode 15 tables,
+// while HF tokenizers (Oniguruma) and tiktoken (Rust regex) classify by Unicode 16, so these
+// code points, unassigned for utf8proc, are looked up here. The list is exactly where HF's
+// pre-tokenizer differed from utf8proc over every code point of planes 0-3 and 14
+// (PretokenizerInterop.EveryCodePointSplitsLikeHf in tests/test_tokenizer_interop.cpp).
+struct CpRange {
+  uint32_t lo, hi;
+  Cls cls;
+};
+constexpr CpRange kUnicode16[] = {
+    {0x1C89, 0x1C8A, kLetter},   {0xA7CB, 0xA7CD, kLetter},   {0xA7DA, 0xA7DC, kLetter},   {0x105C0, 0x105F3, kLetter},
+    {0x10D40, 0x10D49, kNumber}, {0x10D4A, 0x10D65, kLetter}, {0x10D6F, 0x10D85, kLetter}, {0x10EC2, 0x10EC4, kLetter},
+    {0x11380, 0x11389, kLetter}, {0x1138B, 0x1138B, kLetter}, {0x1138E, 0x1138E, kLetter}, {0x11390, 0x113B5, kLetter},
+    {0x113B7, 0x113B7, kLetter}, {0x113D1, 0x113D1, kLetter}, {0x113D3, 0x113D3, kLetter}, {0x116D0, 0x116E3, kNumber},
+    {0x11BC0, 0x11BE0, kLetter}, {0x11BF0, 0x11BF9, kNumber}, {0x13460, 0x143FA, kLetter}, {0x16100, 0x1611D, kLetter},
+    {0x16130, 0x16139, kNumber}, {0x16D40, 0x16D6C, kLetter}, {0x16D70, 0x16D79, kNumber}, {0x18CFF, 0x18CFF, kLetter},
+    {0x1CCF0, 0x1CCF9, kNumber}, {0x1E5D0, 0x1E5ED, kLetter}, {0x1E5F0, 0x1E5F0, kLetter}, {0x1E5F1, 0x1E5FA, kNumber},
+    {0x2EBF0, 0x2EE5D, kLetter}};
+
 Cls classify_slow(uint32_t cp) {
   if (is_white_space(cp)) return kSpace;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_CN:  // unassigned in Unicode 15: maybe a Unicode 16 letter or number
+      for (const CpRange& r : kUnicode16)
+        if (cp >= r.lo && cp <= r.hi) return r.cls;
+      return kOther;
     case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
       return kLetter;

@@ -223,12 +223,12 @@ TokenizeReport tokenize_corpus(const std::string& prepared_dir, const Tokenizer&
   uint64_t tokens = run.tokens_before;
   rep.seconds = progress.elapsed_s();
   progress.finish(format_quantity(static_cast<double>(tokens), ProgressUnit::count) + " tokens");
-  atomic_write_file(meta_path, rep.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  atomic_write_file(meta_path, rep.to_json().dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
   return rep;
 }
 
-nlohmann::json TokenizeReport::to_json() const {
-  using nlohmann::json;
+nlohmann::ordered_json TokenizeReport::to_json() const {
+  using json = nlohmann::ordered_json;
   json j;
   j["format"] = "tweetlm token shards";
   j["shard_version"] = kShardVersion;

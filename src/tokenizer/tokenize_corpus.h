@@ -48,8 +48,8 @@ struct TokenizeReport {
   double seconds = 0;
   int threads = 1;
 
-  // meta.json's contents (shard paths relative to out_dir).
-  nlohmann::json to_json() const;
+  // meta.json's contents (shard paths relative to out_dir), keys in a readable order.
+  nlohmann::ordered_json to_json() const;
   // The table the CLI prints: one row per split.
   std::string summary() const;
 };

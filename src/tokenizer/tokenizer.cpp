@@ -51,12 +51,17 @@ void Tokenizer::build_indexes() {
   }
   // Added tokens whose content is also an ordinary vocabulary entry (GPT-2's <|endoftext|>) are
   // reachable through the added-token split only, as in HF.
+  // Vocabularies trained by HF hold only the bytes their corpus had. A byte without a token is
+  // dropped when encoding, exactly as HF's BPE does without an unk token (so such a tokenizer
+  // is lossless only on text made of known bytes; ours always have all 256).
+  size_t byte_tokens = 0;
   for (int b = 0; b < 256; ++b) {
     auto it = by_bytes_.find(std::string(1, static_cast<char>(b)));
-    if (it == by_bytes_.end())
-      throw user_error("model.vocab", "byte 0x%02x has no token: not a byte-level BPE vocabulary", b);
-    byte_token_[b] = it->second;
+    byte_token_[b] = it == by_bytes_.end() ? kNoToken : it->second;
+    byte_tokens += it != by_bytes_.end();
   }
+  if (byte_tokens == 0 && !tokens_.empty())
+    throw user_error("model.vocab", "no single-byte tokens: not a byte-level BPE vocabulary");
   merge_of_.reserve(merges_.size());
   for (uint32_t rank = 0; rank < merges_.size(); ++rank) {
     auto [l, r] = merges_[rank];
@@ -105,7 +110,8 @@ PieceCache& piece_cache(uint64_t uid) {
 
 void Tokenizer::encode_piece(std::string_view piece, std::vector<uint32_t>& out) const {
   if (piece.size() == 1) {
-    out.push_back(byte_token_[static_cast<unsigned char>(piece[0])]);
+    uint32_t id = byte_token_[static_cast<unsigned char>(piece[0])];
+    if (id != kNoToken) out.push_back(id);
     return;
   }
   PieceCache& cache = piece_cache(uid_);
@@ -116,8 +122,10 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<uint32_t>& out)
       return;
     }
   }
-  std::vector<uint32_t> ids(piece.size());
-  for (size_t i = 0; i < piece.size(); ++i) ids[i] = byte_token_[static_cast<unsigned char>(piece[i])];
+  std::vector<uint32_t> ids;
+  ids.reserve(piece.size());
+  for (unsigned char c : piece)
+    if (byte_token_[c] != kNoToken) ids.push_back(byte_token_[c]);
   auto lookup = [&](uint32_t l, uint32_t r) -> const std::pair<uint32_t, uint32_t>* {
     auto it = merge_of_.find((uint64_t(l) << 32) | r);
     return it == merge_of_.end() ? nullptr : &it->second;

@@ -75,7 +75,8 @@ class Tokenizer {
   std::vector<AddedToken> added_;
   std::unordered_map<std::string, uint32_t> by_bytes_;      // raw bytes -> id (non-special)
   std::unordered_map<uint64_t, std::pair<uint32_t, uint32_t>> merge_of_;  // (l<<32|r) -> (rank, merged id)
-  uint32_t byte_token_[256] = {};
+  static constexpr uint32_t kNoToken = UINT32_MAX;
+  uint32_t byte_token_[256] = {};  // kNoToken where the vocabulary lacks the byte
   int64_t eos_ = -1;
   bool add_prefix_space_ = false;  // ByteLevel add_prefix_space (RoBERTa-style files)
   uint64_t uid_ = 0;  // identifies this vocabulary in the per-thread piece caches

@@ -81,7 +81,8 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
     size_t size = 0;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
       if (!it.value().is_number_unsigned()) throw user_error(where("model.vocab"), "id of '%s' is not a non-negative integer", it.key().c_str());
-      size = std::max<size_t>(size, it.value().get<uint64_t>() + 1);
+      // Saturated: id 2^64-1 must not wrap `size` to 0 (the limit check below catches it).
+      size = std::max<size_t>(size, std::min<uint64_t>(it.value().get<uint64_t>(), 1u << 24) + 1);
     }
     if (j.contains("added_tokens")) {
       const json& at = j["added_tokens"];
@@ -91,7 +92,7 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
             !a["content"].is_string())
           throw user_error(where("added_tokens"), "each entry needs an integer 'id' and a string 'content'");
         added.push_back({a["id"].get<uint32_t>(), a["content"].get<std::string>(), a.value("special", true)});
-        size = std::max<size_t>(size, a["id"].get<uint64_t>() + 1);
+        size = std::max<size_t>(size, std::min<uint64_t>(a["id"].get<uint64_t>(), 1u << 24) + 1);
       }
     }
     if (size > (1u << 24)) throw user_error(where("model.vocab"), "%zu ids is more than tweetlm supports", size);

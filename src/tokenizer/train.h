@@ -20,8 +20,11 @@
 //    are a function of the word counts alone.
 //  - Training stops when the vocabulary holds vocab_size tokens or the best count is below
 //    min_frequency (a pair seen fewer times is never merged).
-//  - A merge whose bytes equal an existing token's (("ab", "c") after ("a", "bc")) reuses that
-//    token's id, as HF does, so there can be more merges than new tokens.
+//  - Every merge makes a new token. (It cannot remake an existing one: a word span that is two
+//    adjacent tokens has kept its outer boundaries since the start, so it was segmented exactly
+//    as its bytes alone would be; once those bytes are one token, no span with the same bytes
+//    can be two tokens later.) Should it ever happen, the merge reuses the token's id, as HF
+//    tokenizers does.
 //
 // Vocabulary layout: special tokens at ids 0..k-1 in the given order, the 256 single bytes at
 // ids k..k+255 in byte order, then one token per new merge result in merge order. Special

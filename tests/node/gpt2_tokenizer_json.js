@@ -72,7 +72,7 @@ function main() {
   // The merge that made a token is the last step of tiktoken's own merge loop run on the token's
   // bytes with the lower ranks only: it ends in exactly two parts (minbpe's recover_merges).
   // Only this reproduces tiktoken: HF merges by pair rank, so it needs the very pair that loop
-  // reaches. The tempting rule "the split whose larger rank is lowest" disagrees for 3920 GPT-2
+  // reaches. The tempting rule "the split whose larger rank is lowest" disagrees for 3989 GPT-2
   // tokens, common ones included (" her": BPE ends in " he"+"r", the rule says " h"+"er", and HF
   // then stops at [" he", "r"]); `--rule lowest-max` builds that variant to show it.
   const lastSplit = (key, rank) => {

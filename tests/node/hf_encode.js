@@ -7,23 +7,21 @@
 // <|endoftext|> inside the text are still split out, as in any HF encode).
 //
 // --bench: encodes the non-empty lines of a plain text file with encodeBatch (batches of 4096
-// lines) and prints {"bytes", "seconds", "tokens"} as JSON; the time covers encoding only, not
-// loading. HF parallelizes a batch over rayon threads: RAYON_NUM_THREADS (or
+// lines) and prints {"bytes", "seconds", "tokens", "max_rss_kb"} as JSON; the time covers
+// encoding only, not loading. HF parallelizes a batch over rayon threads: RAYON_NUM_THREADS (or
 // TOKENIZERS_PARALLELISM=false) sets how many.
 'use strict';
 
-const fs = require('fs');
 const { requireClient, die, readJsonLines, writeIdLines, readTextLines, nowS } = require('./common');
 
 const kBatch = 4096;
 
-async function encodeAll(tok, texts) {
-  const out = [];
+// Calls sink(ids) for each text, in order.
+async function encodeAll(tok, texts, sink) {
   for (let i = 0; i < texts.length; i += kBatch) {
     const encs = await tok.encodeBatch(texts.slice(i, i + kBatch), { addSpecialTokens: false });
-    for (const e of encs) out.push(e.getIds());
+    for (const e of encs) sink(e.getIds());
   }
-  return out;
 }
 
 async function main() {
@@ -38,15 +36,17 @@ async function main() {
   if (bench) {
     const lines = readTextLines(args[1]);
     const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l, 'utf8'), 0);
-    await encodeAll(tok, lines.slice(0, Math.min(lines.length, kBatch)));  // warm-up
+    await encodeAll(tok, lines.slice(0, Math.min(lines.length, kBatch)), () => {});  // warm-up
+    let tokens = 0;
     const t0 = nowS();
-    const ids = await encodeAll(tok, lines);
+    await encodeAll(tok, lines, (ids) => { tokens += ids.length; });
     const seconds = nowS() - t0;
-    const tokens = ids.reduce((n, a) => n + a.length, 0);
-    process.stdout.write(JSON.stringify({ bytes, seconds, tokens }) + '\n');
+    process.stdout.write(JSON.stringify({ bytes, seconds, tokens, max_rss_kb: process.resourceUsage().maxRSS }) + '\n');
     return;
   }
-  writeIdLines(args[2], await encodeAll(tok, readJsonLines(args[1])));
+  const rows = [];
+  await encodeAll(tok, readJsonLines(args[1]), (ids) => rows.push(ids));
+  writeIdLines(args[2], rows);
 }
 
 main().catch((e) => die(1, e && e.stack ? e.stack : String(e)));

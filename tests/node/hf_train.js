@@ -10,7 +10,8 @@
 // tokens). So the training itself is always to 30000; a smaller VOCAB_SIZE then keeps the first
 // VOCAB_SIZE - 1 tokens and the merges among them, which is exactly what training with that
 // vocab_size would have given (BPE's merges come in the same order whatever the target size).
-// Prints {"train_seconds", "vocab_size", "merges"} as JSON; the time covers train() only.
+// Prints {"train_seconds", "vocab_size", "merges", "max_rss_kb"} as JSON; the time covers train()
+// only, the peak RSS the whole process.
 'use strict';
 
 const fs = require('fs');
@@ -72,7 +73,7 @@ function main() {
   }
   process.stdout.write(JSON.stringify({
     train_seconds: seconds, vocab_size: Object.keys(json.model.vocab).length + json.added_tokens.length,
-    merges: json.model.merges.length,
+    merges: json.model.merges.length, max_rss_kb: process.resourceUsage().maxRSS,
   }) + '\n');
 }
 

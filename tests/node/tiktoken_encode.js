@@ -10,8 +10,9 @@
 // tokens (allowed_special = "all"), which is what HF tokenizers does with added tokens.
 //
 // --bench: encodes the plain text file in chunks of ~1 MB cut at line ends (tiktoken is fastest
-// on long strings; the 5.9 MB/s was measured on a whole file) and prints
-// {"bytes", "seconds", "tokens"} as JSON, encoding time only. The WebAssembly build is one thread.
+// on long strings; the 5.9 MB/s was measured on a whole file) and prints {"bytes",
+// "seconds", "tokens", "max_rss_kb"} as JSON, encoding time only. The WebAssembly build runs on
+// one thread.
 'use strict';
 
 const fs = require('fs');
@@ -56,7 +57,8 @@ function main() {
     let tokens = 0;
     for (const p of parts) tokens += enc.encode(p, 'all').length;
     const seconds = nowS() - t0;
-    process.stdout.write(JSON.stringify({ bytes: Buffer.byteLength(text, 'utf8'), seconds, tokens }) + '\n');
+    const bytes = Buffer.byteLength(text, 'utf8');
+    process.stdout.write(JSON.stringify({ bytes, seconds, tokens, max_rss_kb: process.resourceUsage().maxRSS }) + '\n');
   } else {
     writeIdLines(args[2], readJsonLines(args[1]).map((t) => enc.encode(t, 'all')));
   }
