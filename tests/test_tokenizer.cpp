@@ -233,3 +233,46 @@ TEST(Tokenizer, BadJsonIsOneClearErrorNamingTheField) {
     EXPECT_NE(std::string(e.what()).find("tok.json: not valid JSON"), std::string::npos) << e.what();
   }
 }
+
+// lstrip / rstrip (RoBERTa's <mask> style) swallow the whitespace around the token, as HF does
+// (checked against HF tokenizers on GPT-2 with both flags set: "a <|endoftext|>  b" -> a, eos, b).
+TEST(Tokenizer, AddedTokenStripFlags) {
+  Tokenizer base = make({{"a", "b"}});
+  auto j = nlohmann::json::parse(base.to_json_text());
+  j["added_tokens"][0]["lstrip"] = true;
+  j["added_tokens"][0]["rstrip"] = true;
+  Tokenizer t = Tokenizer::from_json_text(j.dump(), "strip.json");
+  uint32_t eos = static_cast<uint32_t>(t.eos_id());
+  uint32_t a = static_cast<uint32_t>(t.token_id("a")), b = static_cast<uint32_t>(t.token_id("b"));
+  EXPECT_EQ(t.encode("a <|endoftext|>  b"), (std::vector<uint32_t>{a, eos, b}));
+  EXPECT_EQ(t.encode("a\xC2\xA0<|endoftext|>\xE3\x80\x80" "b"), (std::vector<uint32_t>{a, eos, b}));  // NBSP, U+3000
+  EXPECT_EQ(t.encode("  <|endoftext|>"), (std::vector<uint32_t>{eos}));
+  // Saved and loaded again, the flags survive.
+  EXPECT_EQ(Tokenizer::from_json_text(t.to_json_text(), "again").encode("a <|endoftext|> b"), t.encode("a <|endoftext|> b"));
+  // Without the flags the spaces are ordinary text.
+  EXPECT_GT(base.encode("a <|endoftext|>  b").size(), 3u);
+}
+
+TEST(Tokenizer, FieldsThatChangeEncodingAreRefused) {
+  auto good = nlohmann::json::parse(make({{"a", "b"}}).to_json_text());
+  auto refused = [](const nlohmann::json& j, const char* field) {
+    try {
+      Tokenizer::from_json_text(j.dump(), "t.json");
+      ADD_FAILURE() << "accepted " << field;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  };
+  auto j = good;
+  j["added_tokens"][0]["single_word"] = true;
+  refused(j, "single_word");
+  j = good;
+  j["model"]["dropout"] = 0.1;
+  refused(j, "model.dropout");
+  j = good;
+  j["model"]["ignore_merges"] = true;
+  refused(j, "model.ignore_merges");
+  j = good;
+  j["model"]["dropout"] = nullptr;  // null and 0 mean none
+  EXPECT_NO_THROW(Tokenizer::from_json_text(j.dump(), "t.json"));
+}

@@ -30,7 +30,7 @@ bool is_white_space(uint32_t cp) {
 // while HF tokenizers (Oniguruma) and tiktoken (Rust regex) classify by Unicode 16, so these
 // code points, unassigned for utf8proc, are looked up here. The list is exactly where HF's
 // pre-tokenizer differed from utf8proc over every code point of planes 0-3 and 14
-// (PretokenizerInterop.EveryCodePointSplitsLikeHf in tests/test_tokenizer_interop.cpp).
+// (TokenizerInterop.PretokenizerSplitsEveryCodePointLikeHf in tests/test_tokenizer_interop.cpp).
 struct CpRange {
   uint32_t lo, hi;
   Cls cls;

@@ -14,6 +14,7 @@
 
 #include "core/check.h"
 #include "core/threads.h"
+#include "data/utf8.h"
 #include "tokenizer/pretokenize.h"
 
 namespace tlm {
@@ -80,7 +81,8 @@ int64_t Tokenizer::token_id(std::string_view bytes) const {
   for (const AddedToken& a : added_)
     if (a.content == bytes) return a.id;
   auto it = by_bytes_.find(std::string(bytes));
-  return it == by_bytes_.end() ? -1 : it->second;
+  // Both arms int64_t: with `-1 : it->second` the -1 would become uint32_t 4294967295.
+  return it == by_bytes_.end() ? int64_t{-1} : int64_t{it->second};
 }
 
 namespace {
@@ -94,7 +96,7 @@ struct PieceCache {
   };
   uint64_t uid = 0;
   std::unordered_map<std::string, std::vector<uint32_t>, Hash, std::equal_to<>> map;
-  static constexpr size_t kMaxEntries = 1 << 16, kMaxPiece = 256;
+  static constexpr size_t kMaxEntries = 1 << 18, kMaxPiece = 256;
 };
 
 PieceCache& piece_cache(uint64_t uid) {
@@ -198,29 +200,71 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<uint32_t>& ou
   for (std::string_view p : pieces) encode_piece(p, out);
 }
 
+namespace {
+
+// Unicode White_Space (what HF's lstrip/rstrip strip), for the code point at s[i] / before s[i].
+bool space_cp(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
+         cp == 0x3000;
+}
+
+size_t space_len_at(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return space_cp(c) ? 1 : 0;
+  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  if (i + len > s.size() || !utf8_valid(s.substr(i, len))) return 0;  // invalid bytes are not space
+  size_t j = i;
+  return space_cp(utf8_decode(s, j)) ? len : 0;
+}
+
+size_t space_len_before(std::string_view s, size_t i) {
+  size_t start = i;
+  while (start > 0 && i - start < 4) {
+    --start;
+    if ((static_cast<unsigned char>(s[start]) & 0xC0) != 0x80) break;
+  }
+  if (start == i) return 0;
+  return space_len_at(s, start) == i - start ? i - start : 0;
+}
+
+}  // namespace
+
 // Added tokens are split out first (leftmost occurrence; the longest on a tie), as HF's
-// added-vocabulary pass does; the text between them is encoded ordinarily.
+// added-vocabulary pass does; the text between them is encoded ordinarily. A token with lstrip
+// (rstrip) also takes the whitespace before (after) it, which then encodes as nothing.
 void Tokenizer::encode(std::string_view text, std::vector<uint32_t>& out) const {
   TLM_CHECK(!tokens_.empty(), "encode on an empty tokenizer");
   size_t pos = 0;
   while (pos < text.size()) {
     size_t best = std::string_view::npos, best_len = 0;
-    uint32_t best_id = 0;
+    const AddedToken* hit = nullptr;
     for (const AddedToken& a : added_) {
       size_t f = text.find(a.content, pos);
       if (f < best || (f == best && f != std::string_view::npos && a.content.size() > best_len)) {
         best = f;
         best_len = a.content.size();
-        best_id = a.id;
+        hit = &a;
       }
     }
-    if (best == std::string_view::npos) {
+    if (!hit) {
       encode_ordinary(text.substr(pos), out);
       return;
     }
-    if (best > pos) encode_ordinary(text.substr(pos, best - pos), out);
-    out.push_back(best_id);
-    pos = best + best_len;
+    size_t start = best, end = best + best_len;
+    while (hit->lstrip && start > pos) {
+      size_t w = space_len_before(text, start);
+      if (!w || start - w < pos) break;
+      start -= w;
+    }
+    while (hit->rstrip && end < text.size()) {
+      size_t w = space_len_at(text, end);
+      if (!w) break;
+      end += w;
+    }
+    if (start > pos) encode_ordinary(text.substr(pos, start - pos), out);
+    out.push_back(hit->id);
+    pos = end;
   }
 }
 

@@ -23,6 +23,8 @@ struct AddedToken {
   uint32_t id = 0;
   std::string content;
   bool special = true;
+  bool lstrip = false;  // the match also swallows the whitespace before it (RoBERTa's <mask>)
+  bool rstrip = false;  // ... and after it
 };
 
 // The default special tokens of a tokenizer we train, with fixed ids: <|endoftext|> is the

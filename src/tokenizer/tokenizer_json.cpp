@@ -68,6 +68,11 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
     for (const char* k : {"continuing_subword_prefix", "end_of_word_suffix"})
       if (model.contains(k) && model[k].is_string() && !model[k].get<std::string>().empty())
         throw user_error(where(std::string("model.") + k), "non-empty values are not supported");
+    // Fields that change encoding in HF and that tweetlm does not implement are refused.
+    if (model.contains("dropout") && model["dropout"].is_number() && model["dropout"].get<double>() > 0)
+      throw user_error(where("model.dropout"), "BPE dropout is not supported (it makes encoding random)");
+    if (model.value("ignore_merges", false))
+      throw user_error(where("model.ignore_merges"), "true is not supported");
     if (j.contains("normalizer") && !j["normalizer"].is_null())
       throw user_error(where("normalizer"), "normalizers are not supported (byte-level BPE uses none)");
     bool prefix_space = false;
@@ -91,11 +96,16 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
         if (!a.is_object() || !a.contains("id") || !a["id"].is_number_unsigned() || !a.contains("content") ||
             !a["content"].is_string())
           throw user_error(where("added_tokens"), "each entry needs an integer 'id' and a string 'content'");
-        added.push_back({a["id"].get<uint32_t>(), a["content"].get<std::string>(), a.value("special", true)});
+        if (a.value("single_word", false))
+          throw user_error(where("added_tokens"), "single_word true ('%s') is not supported",
+                           a["content"].get<std::string>().c_str());
+        added.push_back({a["id"].get<uint32_t>(), a["content"].get<std::string>(), a.value("special", true),
+                         a.value("lstrip", false), a.value("rstrip", false)});
         size = std::max<size_t>(size, std::min<uint64_t>(a["id"].get<uint64_t>(), 1u << 24) + 1);
       }
     }
     if (size > (1u << 24)) throw user_error(where("model.vocab"), "%zu ids is more than tweetlm supports", size);
+    if (size == 0) throw user_error(where("model.vocab"), "is empty");
     std::vector<std::string> tokens(size);
     std::vector<bool> seen(size, false);
     std::unordered_map<std::string, uint32_t> id_of;
@@ -141,6 +151,14 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
                          (ia == id_of.end() ? a : b).c_str());
       merges.emplace_back(ia->second, ib->second);
     }
+    // unk_token and byte_fallback only act on bytes the vocabulary lacks; refuse them then.
+    bool has_unk = model.contains("unk_token") && !model["unk_token"].is_null();
+    if (has_unk || model.value("byte_fallback", false)) {
+      for (int b = 0; b < 256; ++b)
+        if (!id_of.count(byte_level_chars()[b]))
+          throw user_error(where(has_unk ? "model.unk_token" : "model.byte_fallback"),
+                           "not supported with a vocabulary that lacks byte 0x%02x", b);
+    }
     Tokenizer t;
     t.tokens_ = std::move(tokens);
     t.merges_ = std::move(merges);
@@ -168,8 +186,8 @@ std::string Tokenizer::to_json_text() const {
   j["padding"] = nullptr;
   ojson added = ojson::array();
   for (const AddedToken& a : added_)
-    added.push_back({{"id", a.id}, {"content", a.content}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", false}, {"special", a.special}});
+    added.push_back({{"id", a.id}, {"content", a.content}, {"single_word", false}, {"lstrip", a.lstrip},
+                     {"rstrip", a.rstrip}, {"normalized", false}, {"special", a.special}});
   j["added_tokens"] = added;
   j["normalizer"] = nullptr;
   j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", add_prefix_space_}, {"trim_offsets", true}, {"use_regex", true}};
