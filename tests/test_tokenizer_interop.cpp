@@ -9,6 +9,9 @@
 //   - ours trained on TweetEval train text (vocab 8192): ours vs HF loading our saved
 //     tokenizer.json, and vs tiktoken loading our vocabulary exported as tiktoken ranks;
 //   - HF-trained (the binding's trainer on the same text, cut to 8192): ours vs HF.
+// The pre-tokenizer alone is compared with HF's on every code point of planes 0-3 and 14 (and a
+// sample of the others), which catches character-class table differences that random text
+// only hits by luck (Unicode 16 letters unknown to utf8proc 2.8 were found this way).
 // Plus pure C++ properties that need no Node: decode(encode(x)) == x on random byte strings
 // (invalid UTF-8 included), encode_batch == encode, save/load keeps every id.
 //
@@ -17,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -67,7 +71,10 @@ int run_command(const std::string& cmd, std::string& out) {
 const std::string& node_problem() {
   static const std::string why = [] {
     std::string out;
-    if (run_command("node --version", out) != 0) return "node does not run (" + out + "): run scripts/setup.sh";
+    if (run_command("node --version", out) != 0) {
+      while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+      return "node does not run (" + out + "): run scripts/setup.sh";
+    }
     for (const char* pkg : {"@anush008/tokenizers", "tiktoken"})
       if (!fs::exists(kRepo + "/tools/node/node_modules/" + pkg))
         return std::string("tools/node/node_modules/") + pkg + " is missing: run scripts/setup.sh";
@@ -241,8 +248,8 @@ const Compared& hf_trained() {
     std::vector<std::string> args = {dir + "/tokenizer.json", "8192"};
     for (const std::string& f : tweeteval_files("train_text.txt")) args.push_back(f);
     node("hf_train.js", args);
+    c.ours = Tokenizer::load(dir + "/tokenizer.json");
     c.hf = node_encode("hf_encode.js", {dir + "/tokenizer.json"}, corpus().texts, dir);
-    c.ours = Tokenizer::load(dir + "/tokenizer.json");  // last: HF's ids are kept if this throws
   });
   return c;
 }
@@ -273,7 +280,8 @@ void expect_same_ids(const Tokenizer& t, const std::vector<Ids>& ours, const std
     if (++mismatches > 5) continue;
     size_t at = 0;
     while (at < ours[i].size() && at < theirs[i].size() && ours[i][at] == theirs[i][at]) ++at;
-    ADD_FAILURE() << group << " text " << i - begin << ": ours != " << who << "\n  text:   \"" << escaped(corpus().texts[i])
+    ADD_FAILURE() << group << " text " << i - begin << ": ours != " << who << "\n  text:   \""
+                  << escaped(corpus().texts[i])
                   << "\"\n  first difference at id " << at << "\n  ours:   " << ids_around(t, ours[i], at)
                   << "\n  " << who << ": " << ids_around(t, theirs[i], at);
   }
@@ -282,68 +290,52 @@ void expect_same_ids(const Tokenizer& t, const std::vector<Ids>& ours, const std
 
 std::vector<Ids> encode_all(const Tokenizer& t) { return t.encode_batch(corpus().texts); }
 
-const auto kGroups = ::testing::Values(std::string("tweeteval"), std::string("hard"), std::string("random"));
-std::string group_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+constexpr const char* kGroups[] = {"tweeteval", "hard", "random"};
 
 }  // namespace
 
-// --- GPT-2 (ranks from the tiktoken package, tokenizer.json by gpt2_tokenizer_json.js) ---
+// One test per tokenizer, each comparing all three groups of texts: under ctest every test is a
+// process of its own, and the clients' runs are the expensive part.
 
-class Gpt2Interop : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(Gpt2Interop, OursEqualsHfAndTiktoken) {
+TEST(TokenizerInterop, Gpt2OursEqualsHfAndTiktoken) {
   const Compared& c = gpt2();
   ASSERT_TRUE(c.error.empty()) << c.error;
-  static const std::vector<Ids> ours = encode_all(c.ours);
-  expect_same_ids(c.ours, ours, c.hf, GetParam(), "HF");
-  expect_same_ids(c.ours, ours, c.tiktoken, GetParam(), "tiktoken");
-}
-
-INSTANTIATE_TEST_SUITE_P(Texts, Gpt2Interop, kGroups, group_name);
-
-TEST(Gpt2Known, HelloWorldAndEndOfText) {
-  const Compared& c = gpt2();
-  ASSERT_TRUE(c.error.empty()) << c.error;
-  // GPT-2 ids anyone can check: "Hello world" and <|endoftext|>.
+  // GPT-2 ids anyone can check.
   EXPECT_EQ(c.ours.encode("Hello world"), (Ids{15496, 995}));
   EXPECT_EQ(c.ours.encode("<|endoftext|>"), (Ids{50256}));
   EXPECT_EQ(c.ours.eos_id(), 50256);
   EXPECT_EQ(c.ours.vocab_size(), 50257u);
+  std::vector<Ids> ours = encode_all(c.ours);
+  for (const char* group : kGroups) {
+    expect_same_ids(c.ours, ours, c.hf, group, "HF");
+    expect_same_ids(c.ours, ours, c.tiktoken, group, "tiktoken");
+  }
 }
 
-// --- ours trained on TweetEval train text, read back by HF and (as ranks) by tiktoken ---
-
-class TrainedInterop : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(TrainedInterop, OursEqualsHfAndTiktoken) {
+TEST(TokenizerInterop, TrainedOursEqualsHfAndTiktoken) {
   const Compared& c = ours_trained();
   ASSERT_TRUE(c.error.empty()) << c.error;
-  static const std::vector<Ids> ours = encode_all(c.ours);
-  expect_same_ids(c.ours, ours, c.hf, GetParam(), "HF");
-  expect_same_ids(c.ours, ours, c.tiktoken, GetParam(), "tiktoken");
+  std::vector<Ids> ours = encode_all(c.ours);
+  EXPECT_EQ(ours, encode_all(trained())) << "the tokenizer read back from its tokenizer.json encodes differently";
+  for (const char* group : kGroups) {
+    expect_same_ids(c.ours, ours, c.hf, group, "HF");
+    expect_same_ids(c.ours, ours, c.tiktoken, group, "tiktoken");
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Texts, TrainedInterop, kGroups, group_name);
-
-// --- HF-trained tokenizer.json read by ours ---
-
-class HfTrainedInterop : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(HfTrainedInterop, OursEqualsHf) {
+TEST(TokenizerInterop, HfTrainedOursEqualsHf) {
   const Compared& c = hf_trained();
   ASSERT_TRUE(c.error.empty()) << c.error;
-  static const std::vector<Ids> ours = encode_all(c.ours);
-  expect_same_ids(c.ours, ours, c.hf, GetParam(), "HF");
+  std::vector<Ids> ours = encode_all(c.ours);
+  for (const char* group : kGroups) expect_same_ids(c.ours, ours, c.hf, group, "HF");
 }
-
-INSTANTIATE_TEST_SUITE_P(Texts, HfTrainedInterop, kGroups, group_name);
 
 // --- the pre-tokenizer alone, on every code point of the planes that have assigned characters ---
 
 // Each code point c goes into the probe "x{c}x1{c}1!{c}! {c}{c}'s": which neighbours c joins
 // shows its class (letter, number, other, whitespace) as the GPT-2 regex sees it, and whether a
 // contraction follows it. HF's piece boundaries inside each probe must equal ours.
-TEST(PretokenizerInterop, EveryCodePointSplitsLikeHf) {
+TEST(TokenizerInterop, PretokenizerSplitsEveryCodePointLikeHf) {
   ASSERT_TRUE(node_problem().empty()) << node_problem();
   std::vector<uint32_t> cps;
   for (uint32_t cp = 0; cp < 0x110000; ++cp) {
