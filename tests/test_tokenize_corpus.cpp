@@ -143,6 +143,20 @@ TEST_F(TokenizeCorpus, ShardsHoldEveryTweetInOrderSeparatedByEos) {
   EXPECT_NE(summary.find("(no file)"), std::string::npos);
 }
 
+// A tweet that contains the text "<|endoftext|>" stays one document: training data is encoded
+// with encode_ordinary, so the special token's text is ordinary bytes there.
+TEST_F(TokenizeCorpus, TypedSeparatorTextDoesNotSplitATweet) {
+  std::vector<std::string> tricky = {"before <|endoftext|> after", "plain", "<|endoftext|>"};
+  write_file(prepared / "val.jsonl", jsonl(tricky));
+  tokenize_corpus(prepared.path(), tok, out.path());
+  auto docs = documents(read_split(out.path(), "val"), 256);
+  ASSERT_EQ(docs.size(), tricky.size());
+  for (size_t i = 0; i < docs.size(); ++i) {
+    EXPECT_EQ(tok.decode(docs[i]), tricky[i]);
+    EXPECT_EQ(std::count(docs[i].begin(), docs[i].end(), 256u), 0) << i;
+  }
+}
+
 TEST_F(TokenizeCorpus, IdenticalAtOneAndTwoThreads) {
   TempDir out2;
   TokenizeOptions opt;

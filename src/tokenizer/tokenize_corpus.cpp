@@ -104,7 +104,8 @@ void tokenize_split(const std::string& path, ShardWriter& writer, SplitRun& run,
       try {
         size_t hi = std::min(lines.size(), (c + 1) * kChunkLines);
         for (size_t i = c * kChunkLines; i < hi; ++i) {
-          run.tok.encode(line_text(parser, lines[i], path, numbers[i]), ch.ids);
+          // Ordinary: "<|endoftext|>" typed in a tweet must not become a separator.
+          run.tok.encode_ordinary(line_text(parser, lines[i], path, numbers[i]), ch.ids);
           ch.ids.push_back(run.eos);
           ch.ends.push_back(ch.ids.size());
         }

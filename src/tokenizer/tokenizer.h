@@ -52,6 +52,10 @@ class Tokenizer {
 
   std::vector<uint32_t> encode(std::string_view text) const;
   void encode(std::string_view text, std::vector<uint32_t>& out) const;  // appends
+  // Encodes special-token text ("<|endoftext|>" typed in a tweet) as ordinary text, as
+  // tiktoken's encode_ordinary does: training data uses this, so a tweet can never forge a
+  // document separator. Appends.
+  void encode_ordinary(std::string_view text, std::vector<uint32_t>& out) const;
   // Parallel over texts (OpenMP); results in input order.
   std::vector<std::vector<uint32_t>> encode_batch(const std::vector<std::string>& texts) const;
   // Concatenated raw bytes of the tokens (special tokens as their content unless skipped).
@@ -70,7 +74,6 @@ class Tokenizer {
  private:
   void build_indexes();
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out) const;
-  void encode_ordinary(std::string_view text, std::vector<uint32_t>& out) const;
 
   std::vector<std::string> tokens_;                         // id -> raw bytes (or special content)
   std::vector<std::pair<uint32_t, uint32_t>> merges_;       // rank -> (left, right)
