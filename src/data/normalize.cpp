@@ -39,8 +39,7 @@ size_t unicode_space_len(std::string_view s, size_t i) {
   if (c != 0xC2 && c != 0xE1 && c != 0xE2 && c != 0xE3) return 0;
   size_t j = i;
   uint32_t cp = utf8_decode(s, j);
-  bool space = cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-               cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+  bool space = is_white_space(cp);
   return space ? j - i : 0;
 }
 

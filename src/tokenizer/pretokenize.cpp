@@ -15,16 +15,13 @@
 #include <cstdint>
 #include <vector>
 
+#include "data/utf8.h"
+
 namespace tlm {
 namespace {
 
 enum Cls : uint8_t { kOther = 0, kLetter = 1, kNumber = 2, kSpace = 3 };
 
-bool is_white_space(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
-}
 
 // Letters and numbers new in Unicode 16.0. utf8proc 2.8 (Debian 12) has the Unicode 15 tables,
 // while HF tokenizers (Oniguruma) and tiktoken (Rust regex) classify by Unicode 16, so these

@@ -202,20 +202,15 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<uint32_t>& ou
 
 namespace {
 
-// Unicode White_Space (what HF's lstrip/rstrip strip), for the code point at s[i] / before s[i].
-bool space_cp(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
-}
-
+// Length of the whitespace character (Unicode White_Space, what HF's lstrip/rstrip strip) at
+// s[i] / just before s[i]; 0 if there is none.
 size_t space_len_at(std::string_view s, size_t i) {
   unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return space_cp(c) ? 1 : 0;
+  if (c < 0x80) return is_white_space(c) ? 1 : 0;
   size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
   if (i + len > s.size() || !utf8_valid(s.substr(i, len))) return 0;  // invalid bytes are not space
   size_t j = i;
-  return space_cp(utf8_decode(s, j)) ? len : 0;
+  return is_white_space(utf8_decode(s, j)) ? len : 0;
 }
 
 size_t space_len_before(std::string_view s, size_t i) {
