@@ -87,6 +87,7 @@ printf '1 2 999999\n' >"$tmp/bad_ids.txt"
 expect_user_error "decode bad id" "line 1: token id 999999 is outside" -- tokenizer decode -t "$tmp/tok/tokenizer.json" "$tmp/bad_ids.txt"
 printf '1 two\n' >"$tmp/bad_ids2.txt"
 expect_user_error "decode non-number" "line 1: '1 two' is not a list of token ids" -- tokenizer decode -t "$tmp/tok/tokenizer.json" "$tmp/bad_ids2.txt"
+expect_user_error "special token spelled like text" "--special: 'a' is also an ordinary token" -- -q tokenizer train -i "$tmp/ok" -o "$tmp/t3.json" --vocab 300 --special "<|endoftext|>" a
 expect_user_error "tokenizer train bad vocab" "--vocab" -- tokenizer train -i "$tmp/ok" -o "$tmp/t2.json" --vocab 10
 
 # tokenize: the tokenizer file is read first, so a missing one is the error even with a good corpus.

@@ -276,3 +276,15 @@ TEST(Tokenizer, FieldsThatChangeEncodingAreRefused) {
   j["model"]["dropout"] = nullptr;  // null and 0 mean none
   EXPECT_NO_THROW(Tokenizer::from_json_text(j.dump(), "t.json"));
 }
+
+// model.vocab is keyed by spelling, so a special token spelled like an ordinary one cannot be
+// saved (HF could not load the file): one clear error instead of a corrupt tokenizer.json.
+TEST(Tokenizer, SpecialSpelledLikeOrdinaryTokenIsRefusedOnSave) {
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, static_cast<char>(b)));
+  tokens.push_back("ab");
+  tokens.push_back("ab");  // the special token's slot
+  Tokenizer t(tokens, {{'a', 'b'}}, {{257, "ab", true}});
+  EXPECT_EQ(t.encode("ab"), (std::vector<uint32_t>{257}));  // the added-token split wins, as in HF
+  EXPECT_THROW(t.to_json_text(), UserError);
+}

@@ -69,6 +69,10 @@ Runner add_train(CLI::App& parent) {
     if (!specials->empty()) opt->special_tokens = *specials;
     if (std::find(opt->special_tokens.begin(), opt->special_tokens.end(), "<|endoftext|>") == opt->special_tokens.end())
       throw UserError("--special", "the list must include <|endoftext|> (the document separator)");
+    for (const std::string& sp : opt->special_tokens)
+      if (sp.size() == 1)  // it would be spelled like the byte token for the same byte
+        throw user_error("--special", "'%s' is also an ordinary token (a single byte); use a name that cannot occur "
+                         "in text, like <|name|>", sp.c_str());
     auto start = std::chrono::steady_clock::now();
     Tokenizer tok = train_bpe(*inputs, *opt);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

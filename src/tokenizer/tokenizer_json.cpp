@@ -197,6 +197,14 @@ std::string Tokenizer::to_json_text() const {
                 {"continuing_subword_prefix", ""}, {"end_of_word_suffix", ""}, {"fuse_unk", false},
                 {"byte_fallback", false},  {"vocab", "@VOCAB@"},         {"merges", "@MERGES@"}};
   std::string text = j.dump(2);
+  // model.vocab is keyed by spelling: a special token spelled like an ordinary token (a
+  // --special "a" next to the byte token "a") cannot be written, and HF could not load it.
+  for (const AddedToken& a : added_) {
+    auto it = by_bytes_.find(a.content);
+    if (it != by_bytes_.end() && it->second != a.id)
+      throw user_error("--special", "'%s' is also an ordinary token (id %u); use a name that cannot occur in text, "
+                       "like <|name|>", a.content.c_str(), it->second);
+  }
   std::string vocab = "{";
   for (uint32_t id = 0; id < tokens_.size(); ++id) {
     vocab += id ? ",\n      " : "\n      ";
