@@ -44,6 +44,7 @@
 #include "core/log.h"
 #include "core/threads.h"
 #include "data/prepare.h"
+#include "bench_util.h"
 #include "synthetic_tweets.h"
 
 #ifndef TLM_BENCH_SOURCE_DIR
@@ -54,6 +55,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+using tlm::bench::cpu_model;
+using tlm::bench::now_s;
+using tlm::bench::shell_quote;
 
 constexpr double kMB = 1048576.0;
 constexpr double kGoalMBsPerCore = 100.0;
@@ -67,21 +72,6 @@ struct Row {
   double mb_s_per_core() const { return mb_s() / threads; }
 };
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.starts_with("model name")) {
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-  return "unknown";
-}
-
 // Reads the whole file; returns MB/s. The first call warms the page cache for the timed runs,
 // a second one measures reading from the cache: the upper bound for any reader.
 double read_whole_file(const std::string& path) {
@@ -94,13 +84,6 @@ double read_whole_file(const std::string& path) {
   std::fclose(f);
   double s = now_s() - t0;
   return s > 0 ? double(total) / kMB / s : 0;
-}
-
-std::string make_temp_dir(const std::string& fallback_parent) {
-  std::string parent = tlm::is_directory("/dev/shm") ? "/dev/shm" : fallback_parent;
-  std::string tmpl = parent + "/tweetlm-bench-out-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) throw tlm::user_error(parent, "cannot create a temporary directory");
-  return tmpl;
 }
 
 Row run_tweetlm(const std::string& input, int threads, const std::string& outdir, int repeat) {
@@ -124,12 +107,6 @@ Row run_tweetlm(const std::string& input, int threads, const std::string& outdir
                   {"kept", rep.kept},           {"bytes_out", rep.bytes_out}};
   }
   return row;
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
 }
 
 // Runs the Python peer on `input`; returns false (with a reason) when it cannot run.
@@ -224,7 +201,7 @@ int main(int argc, char** argv) {
       read_whole_file(slice);
     }
 
-    std::string outdir = make_temp_dir(dir);
+    std::string outdir = tlm::bench::make_temp_dir(dir, "tweetlm-bench-out-");
     std::vector<Row> rows;
     std::string peer_note;
     try {

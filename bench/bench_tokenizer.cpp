@@ -52,6 +52,7 @@
 #include "core/file.h"
 #include "core/threads.h"
 #include "data/prepare.h"
+#include "bench_util.h"
 #include "synthetic_tweets.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/train.h"
@@ -68,6 +69,9 @@ using nlohmann::json;
 
 namespace {
 
+using tlm::bench::now_s;
+const auto& quote = tlm::bench::shell_quote;
+
 constexpr double kMB = 1048576.0;
 constexpr double kTrainGoal = 3.0, kEncodeGoal = 1.5, kScalingGoal = 0.75;
 constexpr size_t kHfVocab = 30000;
@@ -79,10 +83,6 @@ struct Row {
   double mb_s() const { return seconds > 0 ? mb / seconds : 0; }
 };
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 void reset_peak_rss() {
   std::ofstream f("/proc/self/clear_refs");
   f << "5";
@@ -93,12 +93,6 @@ double peak_rss_mb() {
   for (std::string line; std::getline(f, line);)
     if (line.starts_with("VmHWM:")) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
   return 0;
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
 }
 
 // Runs a Node script from tests/node; returns the JSON its last stdout line holds (null if none).
@@ -137,13 +131,6 @@ std::string tweeteval_text(const std::string& shared, const std::string& dir) {
   return path;
 }
 
-std::string make_temp_dir(const std::string& fallback_parent) {
-  std::string parent = tlm::is_directory("/dev/shm") ? "/dev/shm" : fallback_parent;
-  std::string tmpl = parent + "/tweetlm-bench-tok-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) throw tlm::user_error(parent, "cannot create a temporary directory");
-  return tmpl;
-}
-
 // Synthetic tweets, prepared, one text per line, cut to `mb` MB at a line end (see the top).
 std::string synthetic_text(const std::string& dir, uint64_t json_mb, uint64_t mb) {
   std::string path = dir + tlm::strprintf("/synthetic-text-%s-handles-%llumb-json%llumb.txt",
@@ -152,7 +139,7 @@ std::string synthetic_text(const std::string& dir, uint64_t json_mb, uint64_t mb
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) return path;
   tlm::bench::GeneratedFile in = tlm::bench::ensure_synthetic_file(dir, json_mb);
-  std::string tmp = make_temp_dir(dir);
+  std::string tmp = tlm::bench::make_temp_dir(dir, "tweetlm-bench-tok-");
   std::string text;
   try {
     tlm::PrepareOptions opt;
@@ -289,7 +276,7 @@ int main(int argc, char** argv) {
         {"tweeteval", tweeteval_text(shared, dir)},
         {tlm::strprintf("synthetic-%llumb", (unsigned long long)synthetic_mb),
          synthetic_text(dir, json_mb, synthetic_mb)}};
-    std::string work = make_temp_dir(dir);
+    std::string work = tlm::bench::make_temp_dir(dir, "tweetlm-bench-tok-");
     std::string gpt2 = work + "/gpt2.json";
     if (peers) node(repo, "", "gpt2_tokenizer_json.js", {gpt2});
 
