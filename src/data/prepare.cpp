@@ -25,6 +25,7 @@ enum class Drop : uint8_t { none, retweet, lang, empty, too_short };
 // What the parallel stage computes for one tweet.
 struct Prepared {
   std::string text;
+  std::string lang;  // lowercased, UTF-8 repaired (source metadata too); empty when unknown
   Drop drop = Drop::none;
   bool repaired = false;
   size_t chars = 0;
@@ -85,10 +86,9 @@ class Pipeline {
   }
 
  private:
-  Drop early_drop(const RawTweet& t) const {
+  Drop early_drop(const RawTweet& t, const std::string& lang) const {
     if (!opt_.keep_retweets && (t.retweet || is_retweet_text(t.text))) return Drop::retweet;
-    if (!langs_.empty() && !t.lang.empty() &&
-        std::find(langs_.begin(), langs_.end(), lowercase_ascii(t.lang)) == langs_.end())
+    if (!langs_.empty() && !lang.empty() && std::find(langs_.begin(), langs_.end(), lang) == langs_.end())
       return Drop::lang;
     return Drop::none;
   }
@@ -106,7 +106,9 @@ class Pipeline {
       size_t lo = n * tid / nt, hi = n * (tid + 1) / nt;
       for (size_t i = lo; i < hi; ++i) {
         Prepared& p = prepared_[i];
-        p.drop = early_drop(tweets[i]);
+        p.lang.clear();
+        if (!tweets[i].lang.empty()) utf8_repair(lowercase_ascii(tweets[i].lang), p.lang);
+        p.drop = early_drop(tweets[i], p.lang);
         p.text.clear();
         if (p.drop != Drop::none) continue;
         p.repaired = normalize_tweet(tweets[i].text, opt_.normalize, p.text, scratch).repaired_utf8;
@@ -141,13 +143,9 @@ class Pipeline {
     rep_.repaired_utf8 += p.repaired;
     int s = static_cast<int>(assign_split(t.id.empty() ? std::string_view(p.text) : std::string_view(t.id), opt_.split));
     rep_.split_counts[s]++;
-    // The language is source data too: repaired, or report.json (nlohmann dump) would throw.
-    std::string lang = "unknown";
-    if (!t.lang.empty()) {
-      lang.clear();
-      utf8_repair(lowercase_ascii(t.lang), lang);
-    }
-    rep_.languages[lang]++;
+    // Repaired in the parallel stage: report.json (an nlohmann dump) needs valid UTF-8.
+    static const std::string kUnknown = "unknown";
+    rep_.languages[p.lang.empty() ? kUnknown : p.lang]++;
     rep_.length_hist[std::min<size_t>(p.chars / PrepareReport::kLengthBucket, PrepareReport::kLengthBuckets - 1)]++;
     write_line(s, t, p);
   }
@@ -170,7 +168,7 @@ class Pipeline {
     };
     field("id", t.id, true);
     field("text", p.text, false);
-    field("lang", lowercase_ascii(t.lang), true);
+    field("lang", p.lang, false);
     field("created_at", t.created_at, true);
     out += "}\n";
     rep_.bytes_out += out.size() - before;
