@@ -172,20 +172,7 @@ void read_json_lines(const std::string& path, const BatchSink& sink) {
   while (reader.next(block)) {
     if (first) block = strip_bom(block);
     first = false;
-    lines.clear();
-    numbers.clear();
-    uint64_t line = reader.lines_before();
-    for (size_t pos = 0; pos < block.size();) {
-      size_t nl = block.find('\n', pos);
-      size_t end = nl == std::string_view::npos ? block.size() : nl;
-      ++line;
-      std::string_view l = block.substr(pos, end - pos);
-      if (l.find_first_not_of(" \t\r") != std::string_view::npos) {
-        lines.push_back(l);
-        numbers.push_back(line);
-      }
-      pos = end + 1;
-    }
+    split_nonblank_lines(block, reader.lines_before() + 1, lines, numbers);
     int nt = lines.size() >= 512 ? num_threads() : 1;
     std::vector<Batch> parts(nt);
 #pragma omp parallel num_threads(nt)

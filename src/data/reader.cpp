@@ -25,6 +25,23 @@ std::string_view strip_bom(std::string_view s) {
   return s;
 }
 
+void split_nonblank_lines(std::string_view block, uint64_t first_line, std::vector<std::string_view>& lines,
+                          std::vector<uint64_t>& numbers) {
+  lines.clear();
+  numbers.clear();
+  uint64_t line = first_line;
+  for (size_t pos = 0; pos < block.size(); ++line) {
+    size_t nl = block.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? block.size() : nl;
+    std::string_view l = block.substr(pos, end - pos);
+    if (l.find_first_not_of(" \t\r") != std::string_view::npos) {
+      lines.push_back(l);
+      numbers.push_back(line);
+    }
+    pos = end + 1;
+  }
+}
+
 std::string read_head(const std::string& path, size_t n) {
   auto s = open_stream(path);
   std::string head(n, '\0');

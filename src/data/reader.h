@@ -77,6 +77,11 @@ void for_each_block(const std::string& path, size_t (*boundary)(std::string_view
 size_t csv_boundary(std::string_view buf);
 size_t fortune_boundary(std::string_view buf);
 
+// The non-blank lines of a block (views without their '\n') and their 1-based line numbers,
+// counting from `first_line`: what JSON-lines readers parse, in parallel, afterwards.
+void split_nonblank_lines(std::string_view block, uint64_t first_line, std::vector<std::string_view>& lines,
+                          std::vector<uint64_t>& numbers);
+
 // Strips a UTF-8 byte order mark.
 std::string_view strip_bom(std::string_view s);
 

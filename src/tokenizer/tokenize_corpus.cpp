@@ -75,20 +75,7 @@ void tokenize_split(const std::string& path, ShardWriter& writer, SplitRun& run,
     if (first) block = strip_bom(block);
     first = false;
     rep.bytes_in += block.size();
-    lines.clear();
-    numbers.clear();
-    uint64_t lineno = reader.lines_before();
-    for (size_t pos = 0; pos < block.size();) {
-      size_t nl = block.find('\n', pos);
-      size_t end = nl == std::string_view::npos ? block.size() : nl;
-      ++lineno;
-      std::string_view l = block.substr(pos, end - pos);
-      if (l.find_first_not_of(" \t\r") != std::string_view::npos) {
-        lines.push_back(l);
-        numbers.push_back(lineno);
-      }
-      pos = end + 1;
-    }
+    split_nonblank_lines(block, reader.lines_before() + 1, lines, numbers);
     size_t nchunks = (lines.size() + kChunkLines - 1) / kChunkLines;
     if (chunks.size() < nchunks) chunks.resize(nchunks);
     int nt = static_cast<int>(std::min<size_t>(static_cast<size_t>(num_threads()), std::max<size_t>(nchunks, 1)));
