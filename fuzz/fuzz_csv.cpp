@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opt.format = tlm::Format::csv;
   opt.text_column = column;
   tlm::fuzz::expect_only_user_errors([&] {
-    tlm::read_input(input, opt, [&](tlm::Batch& batch) {
+    tlm::read_input(input, opt, [&](tlm::RecordBatch& batch) {
       for (const tlm::RawTweet& t : batch.tweets) {
         FUZZ_CHECK(t.line >= 1);
         FUZZ_CHECK(t.format == static_cast<uint8_t>(tlm::SourceFormat::csv));

@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opt.format = format;
   uint64_t total_bytes = 0;
   tlm::fuzz::expect_only_user_errors([&] {
-    tlm::read_input(input, opt, [&](tlm::Batch& batch) {
+    tlm::read_input(input, opt, [&](tlm::RecordBatch& batch) {
       total_bytes += batch.bytes;
       for (const tlm::RawTweet& t : batch.tweets) {
         FUZZ_CHECK(t.line >= 1);

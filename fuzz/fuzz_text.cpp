@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opt.format = format;
   uint64_t tweets = 0, last_line = 0;
   tlm::fuzz::expect_only_user_errors([&] {
-    tlm::read_input(input, opt, [&](tlm::Batch& batch) {
+    tlm::read_input(input, opt, [&](tlm::RecordBatch& batch) {
       for (const tlm::RawTweet& t : batch.tweets) {
         FUZZ_CHECK(t.line > last_line);
         last_line = t.line;

@@ -16,7 +16,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev libsimdjson-dev # command line, JSON
   libxxhash-dev libzstd-dev zlib1g-dev zstd gzip  # hashing, compression (+ CLIs for tests)
   libutf8proc-dev                                 # Unicode NFC and categories
-  libopenblas-dev                                 # CPU matrix products
+  libopenblas-openmp-dev libblis-dev              # CPU matrix products (BLAS chosen by bench_sgemm)
+  python3-torch python3-numpy                     # PyTorch reference of the model tests, training peer
   libsqlite3-dev libhnswlib-dev libcpp-httplib-dev # search index, HTTP server
   clang libclang-rt-14-dev                        # libFuzzer and sanitizers
   python3                                         # benchmark peer, report checks

@@ -102,5 +102,29 @@ expect_ok "tokenize" tokenize -i "$tmp/ok" -t "$tmp/tok/tokenizer.json" -o "$tmp
 if [ ! -s "$tmp/shards/meta.json" ] || [ ! -s "$tmp/shards/train_000000.bin" ] || ls "$tmp/shards" | grep -q '\.tmp\.'; then
   echo "FAIL tokenize outputs: $(ls "$tmp/shards")"; fails=$((fails + 1)); fi
 
+# train / eval ppl: flag errors are one line and exit 2; a tiny run on the shards above works.
+expect_user_error "train without --out" "--out is required" -- train --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json"
+expect_user_error "train bad batch" "--batch: Value 0" -- train --out "$tmp/run" -b 0
+expect_user_error "train steps and tokens" "--steps excludes --tokens" -- train --out "$tmp/run" --steps 5 --tokens 100
+expect_user_error "train bad lr" "--lr: -1 must be above 0" -- train --out "$tmp/run" --lr -1
+expect_user_error "train bad model" "--model: unknown size 'huge'" -- train --out "$tmp/run" --model huge --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json"
+expect_user_error "train heads" "--heads: 3 does not divide" -- train --out "$tmp/run" --heads 3 --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json"
+expect_user_error "train missing shards" "nodir: no such directory" -- train --out "$tmp/run" --data "$tmp/nodir" --tokenizer "$tmp/tok/tokenizer.json"
+expect_user_error "train corpus is not shards" "no meta.json" -- train --out "$tmp/run" --data "$tmp/ok" --tokenizer "$tmp/tok/tokenizer.json"
+expect_user_error "train without tokenizer" "--tokenizer" -- train --out "$tmp/run" --data "$tmp/shards"
+if [ -e "$tmp/run" ]; then echo "FAIL refused train runs left $tmp/run behind"; fails=$((fails + 1)); fi
+expect_ok "train tiny" -q train --out "$tmp/run" --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json" -T 4 -b 1 \
+  --dim 16 --layers 1 --heads 2 --ffn 32 --steps 2 --peak-gflops 10
+if [ ! -s "$tmp/run/step_00000002/manifest.json" ] || [ ! -s "$tmp/run/metrics.jsonl" ] || ls -a "$tmp/run" | grep -q '^\.tmp'; then
+  echo "FAIL train outputs: $(ls -a "$tmp/run")"; fails=$((fails + 1)); fi
+expect_user_error "train over a run" "already holds checkpoints" -- train --out "$tmp/run" --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json"
+expect_user_error "resume with another -T" "-T: is 8 but" -- train --out "$tmp/run" --resume -T 8
+expect_ok "eval ppl" eval ppl -m "$tmp/run" --data "$tmp/shards" --split train
+grep -q "perplexity" "$tmp/out" || { echo "FAIL eval ppl output: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+expect_user_error "eval without -m" "--model is required" -- eval ppl --data "$tmp/shards"
+expect_user_error "eval bad split" "--split: dev not in" -- eval ppl -m "$tmp/run" --data "$tmp/shards" --split dev
+expect_user_error "eval missing checkpoint" "nope: no such checkpoint directory" -- eval ppl -m "$tmp/nope" --data "$tmp/shards"
+expect_user_error "eval without subcommand" "subcommand" -- eval
+
 echo "cli_contract: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -110,7 +110,7 @@ inline void zstd_file(const std::string& src, const std::string& dst) { write_fi
 
 // Everything a reader hands out, concatenated in order; `batches` counts sink calls.
 struct Collected {
-  Batch all;
+  RecordBatch all;
   size_t batches = 0;
   uint64_t bytes = 0;
 };
@@ -118,7 +118,7 @@ struct Collected {
 template <typename ReadFn>
 Collected collect(ReadFn&& read) {
   Collected c;
-  read([&](Batch& b) {
+  read([&](RecordBatch& b) {
     ++c.batches;
     c.bytes += b.bytes;
     c.all.append(std::move(b));

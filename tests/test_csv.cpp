@@ -178,7 +178,7 @@ struct Expected {
   std::string id, created_at, user, lang, text;
 };
 
-void expect_tweets(const Batch& b, const std::vector<Expected>& want) {
+void expect_tweets(const RecordBatch& b, const std::vector<Expected>& want) {
   ASSERT_EQ(b.tweets.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     const RawTweet& t = b.tweets[i];
@@ -230,7 +230,7 @@ TEST(ReadCsv, TruncatedFileReportsTheOpenQuote) {
 
 TEST(ReadCsv, MissingTextColumnNamesTheColumns) {
   try {
-    read_csv(data_path("tweets.csv"), "body", [](Batch&) {});
+    read_csv(data_path("tweets.csv"), "body", [](RecordBatch&) {});
     FAIL() << "expected a UserError";
   } catch (const UserError& e) {
     std::string what = e.what();

@@ -247,13 +247,13 @@ TEST(ReadArchive, SingleFileAndOlderLayout) {
 }
 
 TEST(ReadArchive, Errors) {
-  EXPECT_THROW(read_archive(data_path("v1.jsonl"), [](Batch&) {}), UserError);  // no window.YTD prefix
+  EXPECT_THROW(read_archive(data_path("v1.jsonl"), [](RecordBatch&) {}), UserError);  // no window.YTD prefix
   TempDir tmp;
-  EXPECT_THROW(read_archive(tmp.path(), [](Batch&) {}), UserError);  // no tweets.js
+  EXPECT_THROW(read_archive(tmp.path(), [](RecordBatch&) {}), UserError);  // no tweets.js
   std::string js = slurp(data_path("tweets.js"));
   write_file(tmp / "cut/data/tweets.js", js.substr(0, js.size() / 2));
   try {
-    read_archive(tmp / "cut", [](Batch&) {});
+    read_archive(tmp / "cut", [](RecordBatch&) {});
     FAIL() << "expected a UserError";
   } catch (const UserError& e) {
     EXPECT_TRUE(e.input().ends_with("cut/data/tweets.js")) << e.input();
@@ -521,7 +521,7 @@ TEST(ReadInput, DispatchesOnFormat) {
   auto users = collect([&](const BatchSink& s) { read_input({data_path("tweets.csv"), Format::csv, 0}, opt, s); });
   ASSERT_EQ(users.all.tweets.size(), 9u);  // the short row has a username
   EXPECT_EQ(users.all.tweets[0].text, "jack");
-  EXPECT_THROW(read_input({data_path("tweets.csv"), Format::automatic, 0}, {}, [](Batch&) {}), InternalError);
+  EXPECT_THROW(read_input({data_path("tweets.csv"), Format::automatic, 0}, {}, [](RecordBatch&) {}), InternalError);
 }
 
 // Every fixture read through gzip and zstd copies gives the same tweets and errors.

@@ -153,13 +153,13 @@ TEST(OpenStream, TruncatedStreamsAreUserErrors) {
     std::string path = tmp / ("cut" + std::to_string(cut) + ".gz");
     write_file(path, gz.substr(0, cut));
     expect_user_error_containing([&] { read_all(path); }, path, "truncated gzip");
-    expect_user_error_containing([&] { read_text_lines(path, [](Batch&) {}); }, path, "truncated gzip");
+    expect_user_error_containing([&] { read_text_lines(path, [](RecordBatch&) {}); }, path, "truncated gzip");
   }
   for (size_t cut : {size_t(4), size_t(9), zst.size() / 2, zst.size() - 1}) {
     std::string path = tmp / ("cut" + std::to_string(cut) + ".zst");
     write_file(path, zst.substr(0, cut));
     expect_user_error_containing([&] { read_all(path); }, path, "zstd");
-    expect_user_error_containing([&] { read_text_lines(path, [](Batch&) {}); }, path, "zstd");
+    expect_user_error_containing([&] { read_text_lines(path, [](RecordBatch&) {}); }, path, "zstd");
   }
 }
 

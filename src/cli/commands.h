@@ -14,5 +14,8 @@ using Runner = std::function<int()>;
 Runner add_prepare(CLI::App& app);
 Runner add_tokenizer(CLI::App& app);  // tokenizer train | encode | decode
 Runner add_tokenize(CLI::App& app);   // prepared corpus -> token shards
+Runner add_train_model(CLI::App& app);  // train: token shards -> checkpoints (add_train is the tokenizer's)
+Runner add_eval(CLI::App& app);       // eval ppl
+Runner add_generate(CLI::App& app);   // text from a trained model (src/infer)
 
 }  // namespace tlm::cli

@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   add(tlm::cli::add_prepare);
   add(tlm::cli::add_tokenizer);
   add(tlm::cli::add_tokenize);
+  add(tlm::cli::add_train_model);
+  add(tlm::cli::add_eval);
+  add(tlm::cli::add_generate);
 
   try {
     app.parse(argc, argv);

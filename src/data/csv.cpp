@@ -109,7 +109,7 @@ void read_csv(const std::string& path, const std::string& text_column, const Bat
   std::vector<std::string> fields;
   int text_col = -1, id_col = -1, lang_col = -1, date_col = -1, user_col = -1;
   size_t header_fields = 0;
-  for_each_block(path, csv_boundary, [&](std::string_view block, uint64_t line, Batch& batch) {
+  for_each_block(path, csv_boundary, [&](std::string_view block, uint64_t line, RecordBatch& batch) {
     size_t pos = 0;
     if (text_col < 0) {  // the first block starts with the header
       bool complete;

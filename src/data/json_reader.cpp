@@ -86,7 +86,7 @@ const char* extract_tweet(object o, RawTweet& t, SourceFormat archive_or_auto) {
 }
 
 // One JSON value (a tweet, a page {"data": ...}, or an array of either) into `out`.
-void extract_value(element v, uint64_t line, SourceFormat fmt, Batch& out, uint64_t& record) {
+void extract_value(element v, uint64_t line, SourceFormat fmt, RecordBatch& out, uint64_t& record) {
   auto one = [&](element e) {
     ++record;
     object o;
@@ -174,13 +174,13 @@ void read_json_lines(const std::string& path, const BatchSink& sink) {
     first = false;
     split_nonblank_lines(block, reader.lines_before() + 1, lines, numbers);
     int nt = lines.size() >= 512 ? num_threads() : 1;
-    std::vector<Batch> parts(nt);
+    std::vector<RecordBatch> parts(nt);
 #pragma omp parallel num_threads(nt)
     {
       static thread_local simdjson::dom::parser parser;
       int tid = omp_get_thread_num();
       size_t lo = lines.size() * tid / nt, hi = lines.size() * (tid + 1) / nt;
-      Batch& out = parts[tid];
+      RecordBatch& out = parts[tid];
       out.tweets.reserve(hi - lo);
       for (size_t i = lo; i < hi; ++i) {
         element doc;
@@ -199,7 +199,7 @@ void read_json_lines(const std::string& path, const BatchSink& sink) {
         extract_value(doc, numbers[i], SourceFormat::count_, out, record);
       }
     }
-    Batch batch;
+    RecordBatch batch;
     for (auto& p : parts) batch.append(std::move(p));
     batch.bytes = block.size();
     batch.consumed = reader.consumed();
@@ -209,7 +209,7 @@ void read_json_lines(const std::string& path, const BatchSink& sink) {
 
 // A whole file that is one JSON value. Archives start with a JavaScript assignment. Returns
 // false with `error` set when the file is not one valid JSON value.
-bool parse_json_document(const std::string& path, SourceFormat fmt, Batch& batch, std::string& error) {
+bool parse_json_document(const std::string& path, SourceFormat fmt, RecordBatch& batch, std::string& error) {
   std::string text = read_all(path, simdjson::SIMDJSON_PADDING);
   std::string_view body = strip_bom(text);
   if (fmt == SourceFormat::archive) {
@@ -239,7 +239,7 @@ bool parse_json_document(const std::string& path, SourceFormat fmt, Batch& batch
 }
 
 void read_json_document(const std::string& path, SourceFormat fmt, const BatchSink& sink) {
-  Batch batch;
+  RecordBatch batch;
   std::string error;
   if (!parse_json_document(path, fmt, batch, error)) throw UserError(path, error);
   sink(batch);
@@ -262,7 +262,7 @@ void read_json(const std::string& path, const BatchSink& sink) {
   element e;
   simdjson::padded_string p(first);
   if (nl != std::string_view::npos && parser.parse(p).get(e) != simdjson::SUCCESS) {
-    Batch batch;
+    RecordBatch batch;
     std::string error;
     if (parse_json_document(path, SourceFormat::count_, batch, error)) return sink(batch);
   }

@@ -57,7 +57,7 @@ class Pipeline {
     }
   }
 
-  void consume(const std::string& path, PrepareReport::FileInfo& info, Batch& batch) {
+  void consume(const std::string& path, PrepareReport::FileInfo& info, RecordBatch& batch) {
     for (const ReadError& e : batch.errors) {
       std::string where = e.line ? path + ":" + std::to_string(e.line) : path;
       if (opt_.strict)
@@ -210,7 +210,7 @@ PrepareReport prepare(const PrepareOptions& opt) {
     PrepareReport::FileInfo info;
     info.path = in.path;
     info.format = format_name(in.format);
-    read_input(in, opt.read, [&](Batch& batch) {
+    read_input(in, opt.read, [&](RecordBatch& batch) {
       pipeline.consume(in.path, info, batch);
       progress.update(static_cast<double>(done_before + batch.consumed),
                       format_quantity(static_cast<double>(rep.kept), ProgressUnit::count) + " tweets kept");

@@ -14,7 +14,7 @@
 
 namespace tlm {
 
-void Batch::append(Batch&& o) {
+void RecordBatch::append(RecordBatch&& o) {
   if (tweets.empty()) tweets = std::move(o.tweets);
   else std::move(o.tweets.begin(), o.tweets.end(), std::back_inserter(tweets));
   std::move(o.errors.begin(), o.errors.end(), std::back_inserter(errors));
@@ -163,7 +163,7 @@ void for_each_block(const std::string& path, size_t (*boundary)(std::string_view
   BlockReader reader(open_stream(path), path, boundary);
   std::string_view block;
   for (bool first = true; reader.next(block); first = false) {
-    Batch batch;
+    RecordBatch batch;
     batch.bytes = block.size();
     parse(first ? strip_bom(block) : block, reader.lines_before() + 1, batch);
     batch.consumed = reader.consumed();

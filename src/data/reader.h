@@ -21,15 +21,15 @@ struct ReadError {
   std::string what;
 };
 
-struct Batch {
+struct RecordBatch {
   std::vector<RawTweet> tweets;
   std::vector<ReadError> errors;
   uint64_t consumed = 0;  // bytes of the file consumed so far (compressed bytes for .gz/.zst)
   uint64_t bytes = 0;     // decompressed bytes in this batch
-  void append(Batch&& other);
+  void append(RecordBatch&& other);
 };
 
-using BatchSink = std::function<void(Batch&)>;
+using BatchSink = std::function<void(RecordBatch&)>;
 
 struct ReadOptions {
   Format format = Format::automatic;
@@ -69,7 +69,7 @@ std::vector<std::string> archive_tweet_files(const std::string& dir);
 // The loop every streaming reader shares: blocks of complete records from `path` (cut by
 // `boundary`, BOM stripped from the first), each parsed by `parse(block, first_line, batch)`
 // where first_line is the 1-based line the block starts at, then handed to `sink`.
-using BlockParser = std::function<void(std::string_view block, uint64_t first_line, Batch& batch)>;
+using BlockParser = std::function<void(std::string_view block, uint64_t first_line, RecordBatch& batch)>;
 void for_each_block(const std::string& path, size_t (*boundary)(std::string_view), const BlockParser& parse,
                     const BatchSink& sink);
 

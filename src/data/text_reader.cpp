@@ -22,7 +22,7 @@ static void for_each_line(std::string_view block, uint64_t line, Fn&& fn) {
 }
 
 void read_text_lines(const std::string& path, const BatchSink& sink) {
-  for_each_block(path, line_boundary, [](std::string_view block, uint64_t first_line, Batch& batch) {
+  for_each_block(path, line_boundary, [](std::string_view block, uint64_t first_line, RecordBatch& batch) {
     for_each_line(block, first_line, [&](std::string_view l, uint64_t line) {
       RawTweet t;
       t.text = l;
@@ -49,7 +49,7 @@ size_t fortune_boundary(std::string_view buf) {
 }
 
 void read_fortune(const std::string& path, const BatchSink& sink) {
-  for_each_block(path, fortune_boundary, [](std::string_view block, uint64_t first_line, Batch& batch) {
+  for_each_block(path, fortune_boundary, [](std::string_view block, uint64_t first_line, RecordBatch& batch) {
     std::string entry;
     uint64_t entry_line = first_line;
     auto flush = [&]() {

@@ -1,0 +1,187 @@
+// train_cpu: tokens/s and model FLOP/s of one CPU training step (forward, backward, global-norm
+// clipping, AdamW) for our engine and for the PyTorch reference (eager, fp32, same threads) in
+// the same run, on the benchmark configs of issue 4, plus this machine's measured sgemm peak so
+// both are reported as MFU. Batches are random tokens without end-of-text (one document per
+// sequence) so both sides do exactly the same attention work.
+//
+//   train_cpu [--configs A,B,C] [--steps N] [--warmup N] [--threads N] [--no-peer] [--json FILE]
+#include <omp.h>
+#include <stdio.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "core/file.h"
+#include "core/rng.h"
+#include "core/threads.h"
+#include "model/llama.h"
+#include "ops/adamw.h"
+#include "ops/matmul.h"
+
+namespace {
+
+using nlohmann::json;
+
+struct BenchConfig {
+  std::string name;
+  int V, T, C, L, H, F, B;
+};
+const BenchConfig kConfigs[] = {
+    {"A", 8192, 128, 256, 4, 4, 688, 16},
+    {"B", 8192, 256, 512, 8, 8, 1376, 8},
+    {"C", 32000, 128, 768, 12, 12, 2048, 4},
+};
+
+tlm::ModelConfig model_config(const BenchConfig& b) {
+  tlm::ModelConfig c;
+  c.vocab_size = b.V, c.max_seq_len = b.T, c.dim = b.C, c.n_layers = b.L, c.n_heads = b.H, c.n_kv_heads = b.H;
+  c.head_dim = b.C / b.H, c.ffn_dim = b.F;
+  return c;
+}
+
+// The sgemm peak of the BLAS we link, through our own matmul op: the best of a few square and
+// model-shaped products (what MFU is measured against).
+double measure_sgemm_peak() {
+  double best = 0;
+  for (int n : {1024, 2048}) {
+    tlm::AlignedBuffer<float> a(size_t(n) * n), w(size_t(n) * n), out(size_t(n) * n);
+    tlm::Rng rng(3);
+    for (auto& x : a) x = rng.uniform();
+    for (auto& x : w) x = rng.uniform();
+    tlm::ops::matmul_forward(out.data(), a.data(), w.data(), n, n, n);
+    for (int r = 0; r < 3; r++) {
+      double t0 = tlm::bench::now_s();
+      tlm::ops::matmul_forward(out.data(), a.data(), w.data(), n, n, n);
+      best = std::max(best, 2.0 * n * n * n / (tlm::bench::now_s() - t0));
+    }
+  }
+  return best;
+}
+
+struct Result {
+  double step_ms = 0, tokens_per_s = 0, flops_per_s = 0, first_loss = 0, last_loss = 0;
+};
+
+Result run_ours(const BenchConfig& bc, int steps, int warmup) {
+  tlm::ModelConfig cfg = model_config(bc);
+  tlm::Llama model(cfg, bc.B, bc.T);
+  model.init(1234);
+  tlm::AlignedBuffer<float> m(model.num_params()), v(model.num_params());
+  tlm::Batch batch;
+  batch.resize(bc.B, bc.T);
+  tlm::Rng rng(7);
+  const int eos = 0;
+  Result r;
+  double t_total = 0;
+  for (int step = 0; step < warmup + steps; step++) {
+    // Fresh random tokens each step (never eos), targets = next token.
+    for (size_t i = 0; i < batch.tokens.size(); i++) batch.tokens[i] = 1 + int(rng.below(uint32_t(bc.V - 1)));
+    for (int b = 0; b < bc.B; b++)
+      for (int t = 0; t < bc.T; t++)
+        batch.targets[size_t(b) * bc.T + t] = t + 1 < bc.T ? batch.tokens[size_t(b) * bc.T + t + 1]
+                                                           : 1 + int(rng.below(uint32_t(bc.V - 1)));
+    batch.compute_documents(eos);
+    double t0 = tlm::bench::now_s();
+    model.zero_grad();
+    float loss = model.forward(batch);
+    model.backward(batch);
+    double norm = std::sqrt(tlm::ops::sum_squares(model.grads(), model.num_params()));
+    float scale = tlm::ops::clip_scale(norm, 1.0f);
+    tlm::for_each_param(model.layout(), [&](const tlm::ParamInfo& p) {
+      tlm::ops::AdamWHyper h;
+      h.lr = 1e-3f;
+      h.weight_decay = p.decay ? 0.1f : 0.0f;
+      tlm::ops::adamw_update(model.params() + p.offset, model.grads() + p.offset, m.data() + p.offset,
+                             v.data() + p.offset, p.size, h, step + 1, scale);
+    });
+    double dt = tlm::bench::now_s() - t0;
+    if (step == 0) r.first_loss = loss;
+    r.last_loss = loss;
+    if (step >= warmup) t_total += dt;
+  }
+  r.step_ms = 1e3 * t_total / steps;
+  r.tokens_per_s = double(bc.B) * bc.T * steps / t_total;
+  r.flops_per_s = r.tokens_per_s * cfg.train_flops_per_token((bc.T + 1) / 2.0);
+  return r;
+}
+
+json run_peer(const std::string& script, const BenchConfig& bc, int steps, int warmup, int threads) {
+  std::ostringstream cmd;
+  cmd << "/usr/bin/python3 " << tlm::bench::shell_quote(script) << " --V " << bc.V << " --T " << bc.T << " --C "
+      << bc.C << " --L " << bc.L << " --H " << bc.H << " --F " << bc.F << " --B " << bc.B << " --steps " << steps
+      << " --warmup " << warmup << " --threads " << threads;
+  FILE* p = popen(cmd.str().c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  int rc = p ? pclose(p) : -1;
+  size_t nl = out.rfind('{');
+  json j = nl == std::string::npos ? json() : json::parse(out.substr(nl), nullptr, false);
+  if (rc != 0 || j.is_discarded() || j.is_null()) return json{{"error", "peer failed: " + out}};
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"train_cpu: our CPU training step vs PyTorch eager fp32, same machine, same run"};
+  std::string configs = "A,B,C", json_path = "train_cpu.json";
+  std::string peer_script = std::string(TLM_SOURCE_DIR) + "/bench/peer_train.py";
+  int steps = 5, warmup = 2, threads = 2;
+  bool no_peer = false;
+  app.add_option("--configs", configs, "Comma-separated subset of A, B, C")->capture_default_str();
+  app.add_option("--steps", steps, "Timed steps per config")->capture_default_str();
+  app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();
+  app.add_option("--threads", threads, "Threads for both engines")->capture_default_str();
+  app.add_option("--peer-script", peer_script, "The PyTorch peer")->capture_default_str();
+  app.add_flag("--no-peer", no_peer, "Only run ours");
+  app.add_option("--json", json_path, "Write the results here")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  tlm::set_num_threads(threads);
+  double peak = measure_sgemm_peak();
+  std::printf("CPU %s, %d threads, measured sgemm peak %.1f GFLOP/s\n\n", tlm::bench::cpu_model().c_str(), threads,
+              peak / 1e9);
+  std::printf("| config | impl | params | B x T | ms/step | tokens/s | GFLOP/s | MFU | vs PyTorch |\n");
+  std::printf("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+  json rows = json::array();
+  for (const BenchConfig& bc : kConfigs) {
+    if (configs.find(bc.name) == std::string::npos) continue;
+    tlm::ModelConfig cfg = model_config(bc);
+    double mparams = double(cfg.num_params()) / 1e6;
+    Result ours = run_ours(bc, steps, warmup);
+    json peer = no_peer ? json() : run_peer(peer_script, bc, steps, warmup, threads);
+    double peer_tps = peer.is_object() && peer.contains("tokens_per_s") ? peer["tokens_per_s"].get<double>() : 0;
+    double flops_per_token = cfg.train_flops_per_token((bc.T + 1) / 2.0);
+    std::printf("| %s | tweetlm fp32 | %.1fM | %dx%d | %.0f | %.0f | %.1f | %.0f%% | %s |\n", bc.name.c_str(), mparams,
+                bc.B, bc.T, ours.step_ms, ours.tokens_per_s, ours.flops_per_s / 1e9, 100 * ours.flops_per_s / peak,
+                peer_tps > 0 ? tlm::strprintf("%.2fx", ours.tokens_per_s / peer_tps).c_str() : "-");
+    if (peer_tps > 0)
+      std::printf("| %s | PyTorch %s eager fp32 | %.1fM | %dx%d | %.0f | %.0f | %.1f | %.0f%% | 1.00x |\n",
+                  bc.name.c_str(), peer.value("torch", "?").c_str(), mparams, bc.B, bc.T,
+                  1e3 * bc.B * bc.T / peer_tps, peer_tps, peer_tps * flops_per_token / 1e9,
+                  100 * peer_tps * flops_per_token / peak);
+    else if (!no_peer)
+      std::printf("| %s | PyTorch | %s |\n", bc.name.c_str(), peer.dump().c_str());
+    std::fflush(stdout);
+    rows.push_back({{"config", bc.name}, {"V", bc.V}, {"T", bc.T}, {"C", bc.C}, {"L", bc.L}, {"H", bc.H},
+                    {"F", bc.F}, {"B", bc.B}, {"params", cfg.num_params()},
+                    {"flops_per_token", flops_per_token},
+                    {"ours", {{"ms_per_step", ours.step_ms}, {"tokens_per_s", ours.tokens_per_s},
+                              {"gflops", ours.flops_per_s / 1e9}, {"mfu", ours.flops_per_s / peak},
+                              {"first_loss", ours.first_loss}, {"last_loss", ours.last_loss}}},
+                    {"pytorch", peer}});
+  }
+  tlm::atomic_write_file(json_path, json{{"benchmark", "train_cpu"}, {"cpu", tlm::bench::cpu_model()},
+                                         {"threads", threads}, {"sgemm_peak_gflops", peak / 1e9},
+                                         {"steps", steps}, {"warmup", warmup}, {"results", rows}}
+                                        .dump(2) + "\n");
+  std::printf("\nwrote %s\n", json_path.c_str());
+  return 0;
+}

@@ -1,0 +1,208 @@
+// `tweetlm generate`: text from a trained model, with llama.cpp's flag names (-m -p -n --temp
+// -s --top-k --top-p --min-p --repeat-penalty --repeat-last-n). One prompt streams its text to
+// stdout as tokens come (an unfinished UTF-8 character is held back until complete); a file of
+// prompts (-f) is generated in parallel and printed one line per prompt, in input order, each
+// as soon as it and all before it are done.
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/check.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "infer/generate.h"
+#include "infer/model_loader.h"
+#include "infer/text_stream.h"
+
+namespace tlm::cli {
+
+namespace {
+
+struct GenerateArgs {
+  std::string model, tokenizer, prompt, file;
+  int n_predict = -1;
+  int64_t seed = 1337;
+  bool ids = false;
+  SamplerOptions sampling;
+  int parallel = 8;
+};
+
+// One prompt per line ("-" = stdin); a final newline does not start another (empty) prompt,
+// but empty lines inside are prompts: an empty prompt asks for a tweet from scratch.
+std::vector<std::string> read_prompt_lines(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) text.append(buf, n);
+  } else {
+    if (!path_exists(path)) throw user_error(path, "no such file");
+    text = read_file(path);
+  }
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string line = text.substr(pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    pos = nl + 1;
+  }
+  if (lines.empty()) throw user_error(path, "no prompts (the file is empty)");
+  return lines;
+}
+
+// A generation on one output line: line breaks inside it are written as the escape "\n" (and
+// "\r"), so output line i always belongs to prompt line i.
+std::string one_line(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+    else out.push_back(c);
+  }
+  return out;
+}
+
+std::string ids_line(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (size_t k = 0; k < ids.size(); k++) {
+    if (k) out.push_back(' ');
+    out += std::to_string(ids[k]);
+  }
+  return out;
+}
+
+int run_generate(const GenerateArgs& a) {
+  SamplerOptions sampling = a.sampling;
+  if (a.seed < 0) {
+    std::random_device rd;
+    sampling.seed = (uint64_t(rd()) << 32) | rd();
+    log_info("seed: %llu", static_cast<unsigned long long>(sampling.seed));
+  } else {
+    sampling.seed = uint64_t(a.seed);
+  }
+  sampling.validate();
+  const bool batch = !a.file.empty();
+  std::vector<std::string> texts = batch ? read_prompt_lines(a.file) : std::vector<std::string>{a.prompt};
+
+  LoadedModel lm = load_model(a.model, a.tokenizer);
+  const Tokenizer& tok = lm.tokenizer;
+  const ModelConfig& cfg = lm.model->config();
+  log_info("model: %s: %.1fM parameters, context %d, vocabulary %zu", lm.dir.c_str(),
+           double(cfg.num_params()) / 1e6, cfg.max_seq_len, tok.vocab_size());
+
+  // Prompts are encoded as training data is (encode_ordinary): typed "<|endoftext|>" is text,
+  // never a document separator the model would restart at.
+  std::vector<std::vector<int32_t>> prompts(texts.size());
+  std::vector<uint32_t> ids;
+  for (size_t i = 0; i < texts.size(); i++) {
+    ids.clear();
+    tok.encode_ordinary(texts[i], ids);
+    prompts[i].assign(ids.begin(), ids.end());
+  }
+
+  GenerateOptions opt;
+  opt.sampling = sampling;
+  opt.max_new_tokens = a.n_predict;
+  opt.parallel = a.parallel;
+  opt.n_vocab = int(tok.vocab_size());
+  opt.eos_id = int32_t(tok.eos_id());
+
+  GenerateCallbacks cb;
+  TextStream stream(tok);
+  auto write = [](std::string_view s) {
+    if (!s.empty()) std::fwrite(s.data(), 1, s.size(), stdout);
+  };
+  bool first_id = true;
+  size_t next_print = 0;
+  std::map<size_t, Generation> done;  // finished out of order, waiting for earlier prompts
+  if (!batch) {
+    if (!a.ids) write(texts[0]);
+    std::fflush(stdout);
+    cb.on_token = [&](size_t, int32_t t) {
+      if (a.ids) {
+        std::printf(first_id ? "%d" : " %d", t);
+        first_id = false;
+      } else {
+        write(stream.push(t));
+      }
+      std::fflush(stdout);
+    };
+  } else {
+    cb.on_done = [&](size_t i, const Generation& g) {
+      done.emplace(i, g);
+      for (auto it = done.find(next_print); it != done.end(); it = done.find(next_print)) {
+        std::vector<uint32_t> gen(it->second.tokens.begin(), it->second.tokens.end());
+        std::string line = a.ids ? ids_line(it->second.tokens) : one_line(texts[next_print] + tok.decode(gen));
+        line.push_back('\n');
+        write(line);
+        done.erase(it);
+        ++next_print;
+      }
+      std::fflush(stdout);
+    };
+  }
+
+  GenerateStats st;
+  auto t0 = std::chrono::steady_clock::now();
+  generate(*lm.model, prompts, opt, cb, &st);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!batch) {
+    if (!a.ids) write(stream.finish());
+    write("\n");
+  }
+  std::fflush(stdout);
+  if (!a.ids && log_enabled(LogLevel::info)) {
+    auto rate = [](double n, double s) { return s > 0 ? n / s : 0.0; };
+    std::fprintf(stderr, "generate: %zu prompt%s, %lld prompt tokens (%.1f tokens/s), %lld tokens sampled "
+                 "(%.1f tokens/s), %.2f s\n", prompts.size(), prompts.size() == 1 ? "" : "s",
+                 static_cast<long long>(st.prompt_tokens), rate(double(st.prompt_tokens), st.prompt_seconds),
+                 static_cast<long long>(st.sampled_tokens), rate(double(st.sampled_tokens), st.generate_seconds),
+                 secs);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Runner add_generate(CLI::App& app) {
+  auto* cmd = app.add_subcommand("generate", "Generate text from a trained model (KV cache, llama.cpp-style sampling)");
+  auto a = std::make_shared<GenerateArgs>();
+  SamplerOptions& s = a->sampling;
+  cmd->add_option("-m,--model", a->model,
+                  "Checkpoint directory, training output directory (its newest valid checkpoint) or model "
+                  "directory (model.safetensors, config.json, tokenizer.json)")
+      ->required();
+  auto* prompt = cmd->add_option("-p,--prompt", a->prompt, "Text to continue (default: empty, a tweet from scratch)");
+  cmd->add_option("-f,--file", a->file, "Prompts, one per line (- for stdin), generated together; one output line each")
+      ->excludes(prompt);
+  cmd->add_option("-n,--n-predict", a->n_predict, "Most tokens to generate per prompt (-1: until <|endoftext|> or "
+                  "the context is full)")
+      ->capture_default_str()->check(CLI::Range(-1, 1 << 30));
+  cmd->add_option("--temp", s.temperature, "Temperature (0: greedy)")->capture_default_str();
+  cmd->add_option("-s,--seed", a->seed, "Random seed (-1: a random one)")->capture_default_str();
+  cmd->add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
+  cmd->add_option("--top-p", s.top_p, "Nucleus sampling: keep the most likely tokens up to this probability (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--min-p", s.min_p, "Drop tokens less likely than this fraction of the best one (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-penalty", s.repeat_penalty, "Penalise tokens of the last --repeat-last-n (1: off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-last-n", s.repeat_last_n, "Tokens the penalty looks back on (0: off, -1: all)")
+      ->capture_default_str();
+  cmd->add_flag("--ids", a->ids, "Print the generated token ids on one line instead of text");
+  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the model directory's");
+  cmd->add_option("--parallel", a->parallel, "Prompts of -f decoded together (KV cache slots)")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  return [a] { return run_generate(*a); };
+}
+
+}  // namespace tlm::cli

@@ -1,0 +1,162 @@
+// The Llama forward and backward on the CPU. Each layer is a short sequence of op calls that
+// reads like the architecture; backward is the same sequence in reverse. The residual-stream
+// gradient lives in one buffer (dres) that every branch adds into: the residual connection's
+// backward is that accumulation.
+#include "model/llama.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "model/activations.h"
+#include "ops/attention.h"
+#include "ops/cross_entropy.h"
+#include "ops/embedding.h"
+#include "ops/matmul.h"
+#include "ops/residual.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope.h"
+#include "ops/swiglu.h"
+
+namespace tlm {
+
+namespace {
+void zero(AlignedBuffer<float>& b, size_t n) { std::memset(b.data(), 0, n * sizeof(float)); }
+}  // namespace
+
+Activations::Activations(const ModelConfig& cfg, int B, int T) {
+  size_t N = size_t(B) * T, C = cfg.dim, F = cfg.ffn_dim, QKV = cfg.qkv_dim(), HD = cfg.q_dim();
+  bool z = false;  // every buffer is written before it is read
+  for (int l = 0; l <= cfg.n_layers; l++) residual.emplace_back(N * C, z);
+  layers.resize(cfg.n_layers);
+  for (auto& a : layers) {
+    a.ln1.reset(N * C, z), a.rstd1.reset(N, z), a.qkv.reset(N * QKV, z), a.att.reset(N * HD, z);
+    a.lse.reset(size_t(B) * cfg.n_heads * T, z), a.x_mid.reset(N * C, z), a.ln2.reset(N * C, z);
+    a.rstd2.reset(N, z), a.gateup.reset(N * 2 * F, z), a.act.reset(N * F, z);
+  }
+  lnf.reset(N * C, z), rstdf.reset(N, z), logits.reset(N * size_t(cfg.vocab_size), z);
+  losses.reset(N, z), lse_ce.reset(N, z);
+  rope_cos.reset(size_t(T) * cfg.head_dim / 2, z), rope_sin.reset(size_t(T) * cfg.head_dim / 2, z);
+  ops::rope_table(rope_cos.data(), rope_sin.data(), T, cfg.head_dim, cfg.rope_theta);
+  tmp.reset(N * C, z), dres.reset(N * C, z), dln.reset(N * C, z), dqkv.reset(N * QKV, z), datt.reset(N * HD, z);
+  dgateup.reset(N * 2 * F, z), dact.reset(N * F, z), dlosses.reset(N, z);
+}
+
+Llama::Llama(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings)
+    : cfg_(cfg), layout_(cfg, decay_embeddings), params_(layout_.total()), max_B_(max_B), max_T_(max_T) {
+  cfg_.validate("model config");
+  w_ = bind_weights(cfg_, layout_, params_.data());
+  if (max_B > 0) {
+    TLM_CHECK(max_T > 0 && max_T <= cfg_.max_seq_len, "max_T %d outside (0, %d]", max_T, cfg_.max_seq_len);
+    acts_ = std::make_unique<Activations>(cfg_, max_B, max_T);
+  }
+}
+
+Llama::~Llama() = default;
+
+void Llama::init(uint64_t seed) { init_params(cfg_, layout_, params_.data(), seed); }
+
+const float* Llama::logits() const { return acts_->logits.data(); }
+const float* Llama::losses() const { return acts_->losses.data(); }
+const float* Llama::hidden() const { return acts_->lnf.data(); }
+
+float Llama::forward(const Batch& batch, bool compute_loss) {
+  TLM_CHECK(acts_, "forward() on a model built without activations (max_B = 0)");
+  const int B = batch.B, T = batch.T, C = cfg_.dim, F = cfg_.ffn_dim, H = cfg_.n_heads, KVH = cfg_.n_kv_heads;
+  const int D = cfg_.head_dim, QKV = cfg_.qkv_dim(), HD = cfg_.q_dim(), V = cfg_.vocab_size, N = B * T;
+  TLM_CHECK(B > 0 && B <= max_B_ && T > 0 && T <= max_T_, "batch %dx%d exceeds the model's %dx%d", B, T, max_B_, max_T_);
+  Activations& a = *acts_;
+  const int32_t* pos = batch.pos.data();
+  const float *cos = a.rope_cos.data(), *sin = a.rope_sin.data();
+  last_B_ = B, last_T_ = T;
+
+  ops::embedding_forward(a.residual[0].data(), batch.tokens.data(), w_.embed, N, C);
+  for (int l = 0; l < cfg_.n_layers; l++) {
+    const LayerWeights& w = w_.layers[l];
+    LayerActivations& la = a.layers[l];
+    const float* x = a.residual[l].data();
+    // h = x + Attention(RMSNorm(x))
+    ops::rmsnorm_forward(la.ln1.data(), la.rstd1.data(), x, w.attn_norm, N, C, cfg_.norm_eps);
+    ops::matmul_forward(la.qkv.data(), la.ln1.data(), w.wqkv, N, C, QKV);
+    ops::rope_forward(la.qkv.data(), QKV, pos, cos, sin, N, H + KVH, D);
+    ops::attention_forward(la.att.data(), la.lse.data(), la.qkv.data(), batch.doc_start.data(), B, T, H, KVH, D);
+    ops::matmul_forward(a.tmp.data(), la.att.data(), w.wo, N, HD, C);
+    ops::residual_forward(la.x_mid.data(), x, a.tmp.data(), size_t(N) * C);
+    // out = h + MLP(RMSNorm(h)), MLP = down(silu(gate(.)) * up(.))
+    ops::rmsnorm_forward(la.ln2.data(), la.rstd2.data(), la.x_mid.data(), w.mlp_norm, N, C, cfg_.norm_eps);
+    ops::matmul_forward(la.gateup.data(), la.ln2.data(), w.wgateup, N, C, 2 * F);
+    ops::swiglu_forward(la.act.data(), la.gateup.data(), N, F);
+    ops::matmul_forward(a.tmp.data(), la.act.data(), w.wdown, N, F, C);
+    ops::residual_forward(a.residual[l + 1].data(), la.x_mid.data(), a.tmp.data(), size_t(N) * C);
+  }
+  ops::rmsnorm_forward(a.lnf.data(), a.rstdf.data(), a.residual[cfg_.n_layers].data(), w_.norm, N, C, cfg_.norm_eps);
+  ops::matmul_forward(a.logits.data(), a.lnf.data(), w_.lm_head, N, C, V);
+  if (!compute_loss) return NAN;
+
+  ops::cross_entropy_forward(a.losses.data(), a.lse_ce.data(), a.logits.data(), batch.targets.data(), N, V);
+  double sum = 0;
+  int64_t count = 0;
+  for (int i = 0; i < N; i++)
+    if (batch.targets[i] >= 0) sum += a.losses[i], count++;
+  return count ? float(sum / double(count)) : NAN;
+}
+
+void Llama::zero_grad() {
+  if (grads_.size() != layout_.total()) {
+    grads_.reset(layout_.total());
+    g_ = bind_weights(cfg_, layout_, grads_.data());
+  } else {
+    std::memset(grads_.data(), 0, grads_.size() * sizeof(float));
+  }
+}
+
+void Llama::backward(const Batch& batch, float loss_scale) {
+  TLM_CHECK(acts_, "backward() on a model built without activations");
+  TLM_CHECK(batch.B == last_B_ && batch.T == last_T_, "backward() on a different batch than forward()");
+  if (grads_.size() != layout_.total()) zero_grad();
+  const int B = batch.B, T = batch.T, C = cfg_.dim, F = cfg_.ffn_dim, H = cfg_.n_heads, KVH = cfg_.n_kv_heads;
+  const int D = cfg_.head_dim, QKV = cfg_.qkv_dim(), HD = cfg_.q_dim(), V = cfg_.vocab_size, N = B * T;
+  Activations& a = *acts_;
+  const int32_t* pos = batch.pos.data();
+  const float *cos = a.rope_cos.data(), *sin = a.rope_sin.data();
+
+  // d(mean loss) / d(loss_i) = 1 / count for every token that carries a target.
+  int64_t count = batch.count_targets();
+  for (int i = 0; i < N; i++) a.dlosses[i] = batch.targets[i] >= 0 ? loss_scale / float(count) : 0.0f;
+  // Head: the logits buffer becomes dlogits in place.
+  ops::cross_entropy_backward(a.logits.data(), a.logits.data(), a.lse_ce.data(), batch.targets.data(),
+                              a.dlosses.data(), N, V);
+  zero(a.dln, size_t(N) * C);
+  ops::matmul_backward(a.dln.data(), g_.lm_head, a.logits.data(), a.lnf.data(), w_.lm_head, N, C, V);
+  zero(a.dres, size_t(N) * C);
+  ops::rmsnorm_backward(a.dres.data(), g_.norm, a.dln.data(), a.residual[cfg_.n_layers].data(), w_.norm,
+                        a.rstdf.data(), N, C);
+
+  for (int l = cfg_.n_layers - 1; l >= 0; l--) {
+    const LayerWeights& w = w_.layers[l];
+    const LayerWeights& g = g_.layers[l];
+    LayerActivations& la = a.layers[l];
+    // dres holds d(out); the MLP branch adds its part of d(h) into it.
+    zero(a.dact, size_t(N) * F);
+    ops::matmul_backward(a.dact.data(), g.wdown, a.dres.data(), la.act.data(), w.wdown, N, F, C);
+    zero(a.dgateup, size_t(N) * 2 * F);
+    ops::swiglu_backward(a.dgateup.data(), a.dact.data(), la.gateup.data(), N, F);
+    zero(a.dln, size_t(N) * C);
+    ops::matmul_backward(a.dln.data(), g.wgateup, a.dgateup.data(), la.ln2.data(), w.wgateup, N, C, 2 * F);
+    ops::rmsnorm_backward(a.dres.data(), g.mlp_norm, a.dln.data(), la.x_mid.data(), w.mlp_norm, la.rstd2.data(), N, C);
+    // dres holds d(h); the attention branch adds its part of d(x).
+    zero(a.datt, size_t(N) * HD);
+    ops::matmul_backward(a.datt.data(), g.wo, a.dres.data(), la.att.data(), w.wo, N, HD, C);
+    zero(a.dqkv, size_t(N) * QKV);
+    ops::attention_backward(a.dqkv.data(), a.datt.data(), la.qkv.data(), la.att.data(), la.lse.data(),
+                            batch.doc_start.data(), B, T, H, KVH, D);
+    ops::rope_backward(a.dqkv.data(), QKV, pos, cos, sin, N, H + KVH, D);
+    zero(a.dln, size_t(N) * C);
+    ops::matmul_backward(a.dln.data(), g.wqkv, a.dqkv.data(), la.ln1.data(), w.wqkv, N, C, QKV);
+    ops::rmsnorm_backward(a.dres.data(), g.attn_norm, a.dln.data(), a.residual[l].data(), w.attn_norm,
+                          la.rstd1.data(), N, C);
+  }
+  ops::embedding_backward(g_.embed, a.dres.data(), batch.tokens.data(), N, C);
+}
+
+}  // namespace tlm

@@ -1,0 +1,31 @@
+// Causal self-attention with grouped-query heads and document masking, in the style of
+// FlashAttention: an online softmax over the keys, so no T x T score matrix is ever stored;
+// only the log-sum-exp of every query row is kept for backward (which recomputes the scores).
+//
+// Layout: one fused projection gives qkv[B*T, (H + 2*KVH) * D], each row = [q heads | k heads |
+// v heads]; query head h reads KV head h / (H / KVH). Document masking: query i of a sequence
+// sees key j iff doc_start[i] <= j <= i, where doc_start[i] is the index (within its sequence,
+// 0..T-1) of the first token of i's document. Tweets packed into one sequence never see
+// each other.
+#pragma once
+
+#include <cstdint>
+
+namespace tlm::ops {
+
+// out[B*T, H*D]; lse[B, H, T] = log sum_j exp(score_ij), score = q.k / sqrt(D).
+void attention_forward(float* out, float* lse, const float* qkv, const int32_t* doc_start, int B, int T, int H,
+                       int KVH, int D);
+
+// dqkv[B*T, (H + 2*KVH) * D] += gradient w.r.t. q, k and v, given dout[B*T, H*D] and the
+// forward's qkv, out and lse.
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                        const int32_t* doc_start, int B, int T, int H, int KVH, int D);
+
+// Inference with a KV cache: n new query rows q[n, H*D] at cache positions first..first+n-1
+// attend causally to keys/values k_cache/v_cache[0 .. first+n) of shape [*, KVH*D] (already
+// holding the new tokens' K and V). out[n, H*D]. One sequence, one document.
+void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache, int first, int n,
+                      int H, int KVH, int D);
+
+}  // namespace tlm::ops

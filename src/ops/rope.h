@@ -1,0 +1,22 @@
+// Rotary position embedding (Su et al. 2021) in the Hugging Face "rotate half" convention: the
+// pair (x[i], x[i + D/2]) of every head is rotated by pos * theta^(-2i/D). Positions restart at
+// every tweet (document masking), so they come in per token rather than as 0..T-1.
+#pragma once
+
+#include <cstdint>
+
+namespace tlm::ops {
+
+// cos/sin tables [max_pos, D/2] for head dimension D (even) and base theta.
+void rope_table(float* cos, float* sin, int max_pos, int D, float theta);
+
+// In place on x: N rows of `row_stride` floats whose first `n_heads * D` floats are heads of D.
+// Row n is rotated by the angle of position pos[n] (< max_pos of the table).
+void rope_forward(float* x, int row_stride, const int32_t* pos, const float* cos, const float* sin, int N,
+                  int n_heads, int D);
+
+// The rotation is orthogonal, so backward rotates the gradient (in place) by the opposite angle.
+void rope_backward(float* dx, int row_stride, const int32_t* pos, const float* cos, const float* sin, int N,
+                   int n_heads, int D);
+
+}  // namespace tlm::ops

@@ -1,0 +1,39 @@
+// Peak measurement and attended-key counting for MFU (see mfu.h).
+#include "train/mfu.h"
+
+#include <chrono>
+
+#include "core/buffer.h"
+#include "ops/matmul.h"
+
+namespace tlm {
+
+double measure_sgemm_gflops(double seconds) {
+  constexpr int n = 1024;
+  AlignedBuffer<float> a(size_t(n) * n, false), b(size_t(n) * n, false), c(size_t(n) * n, false);
+  // Small, varied values: denormals or NaNs would make the timing meaningless.
+  for (size_t i = 0; i < a.size(); ++i) {
+    a[i] = float(int(i % 17) - 8) * 0.01f;
+    b[i] = float(int(i % 13) - 6) * 0.01f;
+  }
+  ops::matmul_forward(c.data(), a.data(), b.data(), n, n, n);  // warm-up: threads, pages
+  using clock = std::chrono::steady_clock;
+  auto start = clock::now();
+  int calls = 0;
+  double elapsed = 0;
+  do {
+    ops::matmul_forward(c.data(), a.data(), b.data(), n, n, n);
+    ++calls;
+    elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  } while (elapsed < seconds);
+  return 2.0 * double(n) * n * n * calls / elapsed / 1e9;
+}
+
+double mean_attended_keys(const Batch& batch) {
+  if (batch.pos.empty()) return 0;
+  double sum = 0;
+  for (int32_t p : batch.pos) sum += double(p) + 1.0;
+  return sum / double(batch.pos.size());
+}
+
+}  // namespace tlm

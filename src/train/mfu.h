@@ -1,0 +1,20 @@
+// Model FLOPs utilisation: the model FLOPs a step needs (ModelConfig::train_flops_per_token,
+// with the attention term from the documents actually in the batch) over the machine's peak.
+// The peak is measured, not looked up: a short sgemm of 1024^3 through the same matmul the
+// model uses, on the same threads, so MFU says how close training runs to what this machine's
+// BLAS can do.
+#pragma once
+
+#include "model/batch.h"
+
+namespace tlm {
+
+// GFLOP/s of ops::matmul_forward on 1024 x 1024 x 1024, run for about `seconds` after one
+// warm-up call.
+double measure_sgemm_gflops(double seconds = 0.3);
+
+// The mean number of keys a query attends to in this batch: mean over tokens of (pos + 1),
+// since document masking lets a token see only its own document's earlier tokens.
+double mean_attended_keys(const Batch& batch);
+
+}  // namespace tlm

@@ -1,0 +1,383 @@
+// The training loop (see trainer.h). One step: zero the gradients, run grad_accum micro-batches
+// (each backward scaled by 1/grad_accum, so the gradient is the mean over the step's tokens),
+// take the global gradient norm over the flat gradient buffer, skip the step if the loss or the
+// norm is not finite, else clip and apply AdamW with the scheduled rate.
+#include "train/trainer.h"
+
+#include <csignal>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <new>
+
+#include "core/check.h"
+#include "core/file.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/progress.h"
+#include "core/threads.h"
+#include "io/safetensors.h"
+#include "model/llama.h"
+#include "model/params_io.h"
+#include "ops/adamw.h"
+#include "tokenizer/tokenize_corpus.h"
+#include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/data_loader.h"
+#include "train/evaluate.h"
+#include "train/lr_schedule.h"
+#include "train/mfu.h"
+#include "train/optimizer.h"
+
+namespace fs = std::filesystem;
+
+namespace tlm {
+namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// Installs the SIGINT/SIGTERM handlers for the length of a run. SA_RESETHAND restores the
+// default action after the first signal, so a second Ctrl-C still ends a stuck process.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+std::string hex64(uint64_t v) { return strprintf("%016llx", static_cast<unsigned long long>(v)); }
+
+std::string join(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
+
+// TLM_TEST_INJECT_NAN_STEP="3,7": the (1-based) steps whose gradients get a NaN. Test-only.
+std::set<int64_t> nan_injection_steps() {
+  std::set<int64_t> steps;
+  const char* env = std::getenv("TLM_TEST_INJECT_NAN_STEP");
+  if (!env) return steps;
+  std::string s(env);
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    try {
+      steps.insert(std::stoll(s.substr(pos, comma - pos)));
+    } catch (const std::exception&) {
+    }
+    pos = comma + 1;
+  }
+  return steps;
+}
+
+// Keeps only the metrics records of steps <= `step` (a resumed run rewrites what the abandoned
+// part of the run logged, so metrics.jsonl is the curve of the run as it continues). A torn last
+// line from a killed process is dropped too.
+void truncate_metrics(const std::string& path, int64_t step) {
+  if (!path_exists(path)) return;
+  std::string text = read_file(path), kept;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;  // no newline: torn
+    std::string line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    try {
+      auto j = nlohmann::json::parse(line);
+      if (j.contains("step") && j["step"].get<int64_t>() > step) continue;
+    } catch (const std::exception&) {
+      continue;
+    }
+    kept += line + "\n";
+  }
+  atomic_write_file(path, kept);
+}
+
+bool all_finite(const float* p, size_t n) { return std::isfinite(ops::sum_squares(p, n)); }
+
+struct RunState {
+  int64_t step = 0;
+  int64_t bad_total = 0, bad_in_row = 0;
+};
+
+}  // namespace
+
+TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
+  if (opt.out_dir.empty()) throw UserError("--out", "an output directory is required");
+  // OUT is created only once every input checked out, so a refused run leaves nothing behind.
+  if (path_exists(opt.out_dir) && !is_directory(opt.out_dir))
+    throw user_error(opt.out_dir, "exists and is not a directory");
+
+  // Resume or start: a fresh run refuses a directory that already holds checkpoints.
+  std::optional<CheckpointEntry> ck;
+  CheckpointInfo info;
+  if (opt.resume) {
+    ck = find_latest_checkpoint(opt.out_dir);
+    if (!ck) log_info("train: no valid checkpoint in %s, starting a new run", opt.out_dir.c_str());
+  } else if (!list_checkpoints(opt.out_dir).empty()) {
+    throw user_error(opt.out_dir, "already holds checkpoints (step_*); pass --resume to continue that run, or "
+                     "choose another --out");
+  }
+  if (ck) {
+    info = read_checkpoint(ck->path);
+    if (!info.state.contains("options")) throw user_error(ck->path + "/state.json", "no \"options\"");
+    opt = merge_resume_options(opt, given, info.state["options"], ck->path);
+  }
+
+  // Tokenizer: the checkpoint's copy when resuming (a --tokenizer given too must match it).
+  std::string tok_path = ck ? info.tokenizer_path : opt.tokenizer_path;
+  if (tok_path.empty()) throw UserError("--tokenizer", "a tokenizer.json is required (the one the shards were made with)");
+  const std::string tok_text = read_file(tok_path);
+  const Tokenizer tok = Tokenizer::from_json_text(tok_text, tok_path);
+  const std::string vocab_hash = hex64(tokenizer_fingerprint(tok));
+  if (ck && !opt.tokenizer_path.empty()) {
+    Tokenizer other = Tokenizer::load(opt.tokenizer_path);
+    if (hex64(tokenizer_fingerprint(other)) != vocab_hash)
+      throw user_error(opt.tokenizer_path, "is not the tokenizer of the checkpoint %s", ck->path.c_str());
+  }
+  if (tok.eos_id() < 0) throw user_error(tok_path, "has no <|endoftext|> token (tweetlm separates tweets with it)");
+
+  // Shards: made with this tokenizer, or refused.
+  if (opt.data_dir.empty()) throw UserError("--data", "a shard directory (from 'tweetlm tokenize') is required");
+  const ShardMeta meta = read_shard_meta(opt.data_dir);
+  if (meta.vocab_xxh3 != vocab_hash)
+    throw user_error(tok_path, "does not match the shards in %s (vocabulary hash %s, the shards say %s): they were "
+                     "made with another tokenizer", opt.data_dir.c_str(), vocab_hash.c_str(), meta.vocab_xxh3.c_str());
+  const int32_t eos = int32_t(tok.eos_id());
+  TokenDataset train_data(opt.data_dir, "train");
+  if (train_data.size() == 0) throw user_error(opt.data_dir, "has no train shards (train_000000.bin)");
+  TokenDataset val_data(opt.data_dir, "val");
+
+  // Model.
+  if (opt.B <= 0) throw user_error("-b", "must be at least 1, got %d", opt.B);
+  if (opt.T <= 1) throw user_error("-T", "must be at least 2, got %d", opt.T);
+  if (opt.grad_accum <= 0) throw user_error("--grad-accum", "must be at least 1, got %d", opt.grad_accum);
+  ModelConfig cfg;
+  if (ck) {
+    cfg = info.config;
+    if (given.count("model")) {
+      ModelConfig want = resolve_model(opt.model, int(tok.vocab_size()), opt.T);
+      if (want.to_hf_json() != cfg.to_hf_json())
+        throw user_error("--model", "the model flags describe another model than the checkpoint %s; a resumed run "
+                         "keeps its model", ck->path.c_str());
+    }
+  } else {
+    cfg = resolve_model(opt.model, int(tok.vocab_size()), opt.T);
+  }
+  if (uint64_t(train_data.vocab_size()) > uint64_t(cfg.vocab_size))
+    throw user_error(opt.data_dir, "token ids go up to %u but the model's vocabulary is %d", train_data.vocab_size(),
+                     cfg.vocab_size);
+  if (cfg.max_seq_len < opt.T) throw user_error("-T", "%d is longer than the model's context %d", opt.T, cfg.max_seq_len);
+
+  // Run length and schedule, resolved once and stored, so a resume continues the same schedule.
+  const int64_t tokens_per_step = int64_t(opt.B) * opt.T * opt.grad_accum * opt.world;
+  if (opt.steps <= 0)
+    opt.steps = opt.tokens > 0 ? int64_t((opt.tokens + uint64_t(tokens_per_step) - 1) / uint64_t(tokens_per_step)) : 1000;
+  if (opt.warmup < 0) opt.warmup = std::min<int64_t>(1000, opt.steps / 10);
+  if (opt.min_lr < 0) opt.min_lr = opt.lr / 10;
+  if (!(opt.lr > 0)) throw user_error("--lr", "must be positive, got %g", opt.lr);
+  if (opt.min_lr > opt.lr) throw user_error("--min-lr", "%g is above --lr %g", opt.min_lr, opt.lr);
+  if (opt.max_bad_steps < 1) throw user_error("--max-bad-steps", "must be at least 1, got %d", opt.max_bad_steps);
+  const LrSchedule sched{opt.lr, opt.min_lr, opt.warmup, opt.steps};
+
+  std::unique_ptr<Llama> model_ptr;
+  std::unique_ptr<AdamW> adam_ptr;
+  try {
+    model_ptr = std::make_unique<Llama>(cfg, opt.B, opt.T);
+    adam_ptr = std::make_unique<AdamW>(model_ptr->layout());
+  } catch (const std::bad_alloc&) {
+    throw user_error("-b/-T", "out of memory for a %.2fM-parameter model with activations for %d x %d tokens; use a "
+                     "smaller -b, -T or model", double(cfg.num_params()) / 1e6, opt.B, opt.T);
+  }
+  Llama& model = *model_ptr;
+  AdamW& adam = *adam_ptr;
+  DataLoader loader(train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
+  make_dirs(opt.out_dir);
+  remove_stale_temporaries(opt.out_dir);
+  RunState st;
+  const std::string metrics_path = join(opt.out_dir, "metrics.jsonl");
+  if (ck) {
+    load_params(SafetensorsFile(info.model_path), model.layout(), model.params());
+    const std::string opt_path = join(ck->path, "optimizer.safetensors");
+    if (!path_exists(opt_path)) throw user_error(ck->path, "has no optimizer.safetensors: cannot continue training");
+    adam.load(opt_path);
+    try {
+      const auto& s = info.state;
+      st.step = s.at("step").get<int64_t>();
+      loader.seek({s.at("data").at("epoch").get<uint64_t>(), s.at("data").at("index").get<uint64_t>()});
+      st.bad_total = s.at("bad_steps").at("total").get<int64_t>();
+      st.bad_in_row = s.at("bad_steps").at("in_a_row").get<int64_t>();
+      if (s.at("data").at("windows").get<uint64_t>() != loader.num_windows())
+        log_warn("%s: the training split has %llu windows, the checkpoint's had %llu: the data order will differ",
+                 opt.data_dir.c_str(), static_cast<unsigned long long>(loader.num_windows()),
+                 static_cast<unsigned long long>(s.at("data").at("windows").get<uint64_t>()));
+    } catch (const nlohmann::json::exception& e) {
+      throw user_error(ck->path + "/state.json", "bad training state: %s", e.what());
+    }
+    remove_checkpoints_after(opt.out_dir, st.step);
+    truncate_metrics(metrics_path, st.step);
+    log_info("train: resuming from %s (step %lld of %lld)", ck->path.c_str(), static_cast<long long>(st.step),
+             static_cast<long long>(opt.steps));
+  } else {
+    model.init(opt.seed);
+    std::error_code ec;
+    fs::remove(metrics_path, ec);  // a new run's curve starts empty
+  }
+  MetricsWriter metrics(metrics_path);
+
+  const double peak_gflops = opt.peak_gflops > 0 ? opt.peak_gflops : measure_sgemm_gflops(0.3);
+  const auto eval_set = eval_windows(val_data, opt.T, opt.eval_tokens, opt.rank, opt.world);
+  if (eval_set.empty())
+    log_warn("%s: no validation windows (val split of %llu tokens): no validation loss", opt.data_dir.c_str(),
+             static_cast<unsigned long long>(val_data.size()));
+  log_info("train: model %s: %.2fM parameters (V%d T%d C%d L%d H%d KV%d D%d F%d%s), %d threads", opt.model.preset.c_str(),
+           double(cfg.num_params()) / 1e6, cfg.vocab_size, opt.T, cfg.dim, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads,
+           cfg.head_dim, cfg.ffn_dim, cfg.tied_embeddings ? ", tied" : "", num_threads());
+  log_info("train: %lld steps x %lld tokens (b %d x T %d x accum %d), %llu windows per epoch, peak %.1f GFLOP/s%s",
+           static_cast<long long>(opt.steps), static_cast<long long>(tokens_per_step), opt.B, opt.T, opt.grad_accum,
+           static_cast<unsigned long long>(loader.num_windows()), peak_gflops,
+           opt.peak_gflops > 0 ? " (--peak-gflops)" : " (measured sgemm)");
+
+  const std::set<int64_t> inject_nan = nan_injection_steps();
+  const std::vector<uint32_t> no_bytes;
+  const int64_t sample_every = opt.sample_every < 0 ? opt.eval_every : opt.sample_every;
+  TrainResult result;
+  result.first_step = st.step;
+  result.total_steps = opt.steps;
+  result.last_val_loss = std::numeric_limits<double>::quiet_NaN();
+
+  auto save = [&](int64_t step) {
+    if (!all_finite(model.params(), model.num_params()) || !all_finite(adam.m(), model.num_params()) ||
+        !all_finite(adam.v(), model.num_params()))
+      throw user_error("training", "the parameters are no longer finite at step %lld (the run diverged): not saved; "
+                       "lower --lr or --clip%s%s", static_cast<long long>(step),
+                       result.checkpoint.empty() ? "" : "; last checkpoint: ", result.checkpoint.c_str());
+    CheckpointWriter w(opt.out_dir, step);
+    save_params(w.file("model.safetensors"), model.layout(), model.params(), {{"format", "pt"}});
+    adam.save(w.file("optimizer.safetensors"));
+    atomic_write_file(w.file("config.json"), cfg.to_hf_json().dump(2) + "\n");
+    atomic_write_file(w.file("tokenizer.json"), tok_text);
+    LoaderPosition p = loader.position();
+    nlohmann::ordered_json state = {
+        {"format", "tweetlm training state"},
+        {"version", 1},
+        {"step", step},
+        {"tokens", step * tokens_per_step},
+        {"data",
+         {{"dir", opt.data_dir}, {"split", "train"}, {"epoch", p.epoch}, {"index", p.index},
+          {"windows", loader.num_windows()}, {"train_tokens", train_data.size()}}},
+        {"rng", {{"generator", "philox4x32-10 (counter-based: data order = f(seed, epoch))"}, {"seed", opt.seed}}},
+        {"optimizer", {{"name", "adamw"}, {"t", adam.t()}}},
+        {"bad_steps", {{"total", st.bad_total}, {"in_a_row", st.bad_in_row}}},
+        {"config", cfg.to_hf_json()},
+        {"tokenizer", {{"vocab_xxh3", vocab_hash}, {"file_xxh3", hex64(hash64(tok_text))}}},
+        {"world_size", opt.world},
+        {"options", options_to_json(opt)}};
+    atomic_write_file(w.file("state.json"), state.dump(2) + "\n");
+    std::string path = w.commit();
+    prune_checkpoints(opt.out_dir, opt.keep);
+    result.checkpoint = path;
+    log_info("train: saved %s", path.c_str());
+  };
+
+  StopSignals signals;
+  Batch batch;
+  using clock = std::chrono::steady_clock;
+  const auto run_start = clock::now();
+  if (st.step >= opt.steps) log_info("train: the run is already complete at step %lld", static_cast<long long>(st.step));
+  while (st.step < opt.steps) {
+    const auto t0 = clock::now();
+    model.zero_grad();
+    double loss_sum = 0, keys_sum = 0;
+    for (int micro = 0; micro < opt.grad_accum; ++micro) {
+      loader.next(batch, eos);
+      loss_sum += double(model.forward(batch));
+      model.backward(batch, 1.0f / float(opt.grad_accum));
+      keys_sum += mean_attended_keys(batch);
+    }
+    // Data parallel (a later issue): all-reduce the gradients and the loss here.
+    if (inject_nan.count(st.step + 1)) model.grads()[0] = std::numeric_limits<float>::quiet_NaN();
+    const double loss = loss_sum / opt.grad_accum;
+    const double grad_norm = std::sqrt(ops::sum_squares(model.grads(), model.num_params()));
+    const double lr = sched.lr_at(st.step);
+    const bool finite = std::isfinite(loss) && std::isfinite(grad_norm);
+    if (finite) {
+      ops::AdamWHyper h;
+      h.lr = float(lr);
+      h.weight_decay = float(opt.wd);
+      adam.step(model.params(), model.grads(), h, ops::clip_scale(grad_norm, float(opt.clip)));
+      st.bad_in_row = 0;
+    } else {
+      ++st.bad_total;
+      ++st.bad_in_row;
+    }
+    ++st.step;
+    const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+    const double tok_s = double(tokens_per_step) / secs;
+    const double mfu = cfg.train_flops_per_token(keys_sum / opt.grad_accum) * tok_s / (peak_gflops * 1e9);
+    nlohmann::json rec = {{"step", st.step}, {"loss", loss},       {"lr", lr}, {"grad_norm", grad_norm},
+                          {"ms", secs * 1e3}, {"tokens_per_s", tok_s}, {"mfu", mfu}};
+    if (!finite) rec["skipped"] = true;
+    metrics.write(rec);
+    result.last_loss = loss;
+    if (!finite) {
+      log_warn("step %lld: non-finite %s: update skipped (%lld in a row, %lld in all)", static_cast<long long>(st.step),
+               std::isfinite(loss) ? "gradient norm" : "loss", static_cast<long long>(st.bad_in_row),
+               static_cast<long long>(st.bad_total));
+      if (st.bad_in_row >= opt.max_bad_steps)
+        throw user_error("training", "%lld steps in a row had a non-finite loss or gradient (the last at step %lld): "
+                         "stopped; lower --lr or --clip, or check the data%s%s",
+                         static_cast<long long>(st.bad_in_row), static_cast<long long>(st.step),
+                         result.checkpoint.empty() ? "" : "; last checkpoint: ", result.checkpoint.c_str());
+    }
+    const bool last = st.step == opt.steps;
+    if (opt.log_every > 0 && (st.step % opt.log_every == 0 || last || st.step == result.first_step + 1)) {
+      double elapsed = std::chrono::duration<double>(clock::now() - run_start).count();
+      double eta = elapsed / double(st.step - result.first_step) * double(opt.steps - st.step);
+      log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.0f ms | %s tokens/s | MFU %.1f%% | ETA %s",
+               static_cast<long long>(st.step), static_cast<long long>(opt.steps), loss, lr, grad_norm, secs * 1e3,
+               format_quantity(tok_s, ProgressUnit::count).c_str(), 100.0 * mfu, format_duration(eta).c_str());
+    }
+    if (!eval_set.empty() && ((opt.eval_every > 0 && st.step % opt.eval_every == 0) || last)) {
+      EvalResult ev = evaluate(model, val_data, eval_set, opt.B, opt.T, eos);
+      metrics.write({{"step", st.step}, {"val_loss", ev.loss}});
+      result.last_val_loss = ev.loss;
+      log_info("step %lld | val loss %.4f | val ppl %.2f (%llu tokens)", static_cast<long long>(st.step), ev.loss,
+               ev.perplexity(), static_cast<unsigned long long>(ev.tokens));
+    }
+    if (opt.sampler && sample_every > 0 && (st.step % sample_every == 0 || last)) {
+      for (const std::string& s : opt.sampler(model, tok, st.step)) log_info("sample | %s", s.c_str());
+    }
+    const bool stop = g_stop_signal != 0 || (opt.stop_after > 0 && st.step >= opt.stop_after && !last);
+    if ((opt.save_every > 0 && st.step % opt.save_every == 0) || last || stop) save(st.step);
+    if (stop) {
+      result.stopped_early = true;
+      if (g_stop_signal) log_info("train: stopped by signal %d at step %lld; continue with --resume", int(g_stop_signal),
+                                  static_cast<long long>(st.step));
+      else log_info("train: stopped after step %lld (--stop-after); continue with --resume", static_cast<long long>(st.step));
+      break;
+    }
+  }
+  result.step = st.step;
+  result.skipped_steps = st.bad_total;
+  return result;
+}
+
+}  // namespace tlm
