@@ -67,7 +67,8 @@ TEST_P(OpsAdamW, MatchesTorchTranscriptionOverSteps) {
       double gd = double(grad[i]) * grad_scale;
       m_math[i] = h.beta1 * m_math[i] + (1 - double(h.beta1)) * gd;
       v_math[i] = h.beta2 * v_math[i] + (1 - double(h.beta2)) * gd * gd;
-      double mhat = m_math[i] / (1 - std::pow(double(h.beta1), t)), vhat = v_math[i] / (1 - std::pow(double(h.beta2), t));
+      double mhat = m_math[i] / (1 - std::pow(double(h.beta1), t));
+      double vhat = v_math[i] / (1 - std::pow(double(h.beta2), t));
       p_math[i] -= double(h.lr) * (mhat / (std::sqrt(vhat) + h.eps) + double(h.weight_decay) * p_math[i]);
       // |p| < 0.1 is rounded to float twice a step (<= 2 x 3.7e-9), the update (~lr) carries
       // ~1e-6 relative error: after 5 steps the float result is within 1e-7 of the formula

@@ -53,51 +53,51 @@ Dense dense_attention(const V& qkv, const std::vector<int32_t>& doc_start, const
   const double scale = 1 / std::sqrt(double(D));
   Dense r{V(size_t(B) * T * H * D), V(size_t(B) * H * T), V(qkv.size())};
   V P(size_t(T) * T), dS(size_t(T) * T);
+  auto dot = [D](const double* a, const double* b) {
+    double acc = 0;
+    for (int d = 0; d < D; ++d) acc += a[d] * b[d];
+    return acc;
+  };
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
-      int kvh = h / (H / KVH);
-      auto q = [&](int i, int d) { return qkv[(long(b) * T + i) * S + h * D + d]; };
-      auto k = [&](int j, int d) { return qkv[(long(b) * T + j) * S + (H + kvh) * D + d]; };
-      auto v = [&](int j, int d) { return qkv[(long(b) * T + j) * S + (H + KVH + kvh) * D + d]; };
-      auto go = [&](int i, int d) { return dout[(long(b) * T + i) * H * D + h * D + d]; };
+      const int kvh = h / (H / KVH);
+      const long q_off = h * D, k_off = (H + kvh) * D, v_off = (H + KVH + kvh) * D;
+      const double* seq = qkv.data() + long(b) * T * S;
+      double* dseq = r.dqkv.data() + long(b) * T * S;
       for (int i = 0; i < T; ++i) {
+        const double* q = seq + i * S + q_off;
+        const double* go = dout.data() + (long(b) * T + i) * H * D + h * D;
+        double* p = P.data() + size_t(i) * T;
+        double* ds = dS.data() + size_t(i) * T;
         double m = -INFINITY;
         for (int j = 0; j < T; ++j) {
           bool visible = doc_start[size_t(b) * T + i] <= j && j <= i;
-          double sc = 0;
-          for (int d = 0; d < D; ++d) sc += q(i, d) * k(j, d);
-          P[size_t(i) * T + j] = visible ? sc * scale : -INFINITY;
-          m = std::max(m, P[size_t(i) * T + j]);
+          p[j] = visible ? dot(q, seq + j * S + k_off) * scale : -INFINITY;
+          m = std::max(m, p[j]);
         }
         double sum = 0;
-        for (int j = 0; j < T; ++j) sum += P[size_t(i) * T + j] = std::exp(P[size_t(i) * T + j] - m);
-        for (int j = 0; j < T; ++j) P[size_t(i) * T + j] /= sum;
+        for (int j = 0; j < T; ++j) sum += p[j] = std::exp(p[j] - m);
+        for (int j = 0; j < T; ++j) p[j] /= sum;
         r.lse[(size_t(b) * H + h) * T + i] = m + std::log(sum);
-        for (int d = 0; d < D; ++d) {
-          double o = 0;
-          for (int j = 0; j < T; ++j) o += P[size_t(i) * T + j] * v(j, d);
-          r.out[(size_t(b) * T + i) * H * D + h * D + d] = o;
-        }
+        double* o = r.out.data() + (long(b) * T + i) * H * D + h * D;
+        for (int j = 0; j < T; ++j)
+          for (int d = 0; d < D && p[j] != 0; ++d) o[d] += p[j] * seq[j * S + v_off + d];
         // dP_ij = dout_i . v_j; dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij')
         double delta = 0;
         for (int j = 0; j < T; ++j) {
-          double dp = 0;
-          for (int d = 0; d < D; ++d) dp += go(i, d) * v(j, d);
-          dS[size_t(i) * T + j] = dp;
-          delta += P[size_t(i) * T + j] * dp;
+          ds[j] = p[j] != 0 ? dot(go, seq + j * S + v_off) : 0;
+          delta += p[j] * ds[j];
         }
-        for (int j = 0; j < T; ++j) dS[size_t(i) * T + j] = P[size_t(i) * T + j] * (dS[size_t(i) * T + j] - delta);
-      }
-      for (int i = 0; i < T; ++i)
+        for (int j = 0; j < T; ++j) ds[j] = p[j] * (ds[j] - delta) * scale;
         for (int j = 0; j < T; ++j) {
-          double p = P[size_t(i) * T + j], ds = dS[size_t(i) * T + j] * scale;
-          if (p == 0 && ds == 0) continue;
+          if (p[j] == 0) continue;
           for (int d = 0; d < D; ++d) {
-            r.dqkv[(long(b) * T + i) * S + h * D + d] += ds * k(j, d);
-            r.dqkv[(long(b) * T + j) * S + (H + kvh) * D + d] += ds * q(i, d);
-            r.dqkv[(long(b) * T + j) * S + (H + KVH + kvh) * D + d] += p * go(i, d);
+            dseq[i * S + q_off + d] += ds[j] * seq[j * S + k_off + d];
+            dseq[j * S + k_off + d] += ds[j] * q[d];
+            dseq[j * S + v_off + d] += p[j] * go[d];
           }
         }
+      }
     }
   return r;
 }

@@ -11,6 +11,7 @@
 
 #include "core/check.h"
 #include "ops/cpu/f64.h"
+#include "ops/cpu/fast_math.h"
 #include "ops/cross_entropy.h"
 #include "ops/embedding.h"
 #include "ops/matmul.h"
@@ -37,6 +38,31 @@ std::vector<int32_t> random_ids(int n, int below, uint64_t seed) {
   std::vector<int32_t> ids(n);
   for (auto& t : ids) t = int32_t(rng.below(uint32_t(below)));
   return ids;
+}
+
+// ---------------------------------------------------------------------------- fast math
+
+TEST(OpsFastMath, ExpWithinTwoUlpAndSpecialValues) {
+  double worst = 0;
+  for (float x = -87.3f; x < 88.37f; x += 0.000731f) {
+    double want = std::exp(double(x));
+    worst = std::max(worst, std::fabs(ops::cpu::fast_exp(x) - want) / want);
+  }
+  EXPECT_LT(worst, 2 * 5.97e-8);  // 2 ulp of float (measured: 1.4 ulp)
+  EXPECT_EQ(ops::cpu::fast_exp(0.0f), 1.0f);
+  EXPECT_EQ(ops::cpu::fast_exp(-100.0f), 0.0f);
+  EXPECT_EQ(ops::cpu::fast_exp(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(ops::cpu::fast_exp(100.0f), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(ops::cpu::fast_exp(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(ops::cpu::fast_exp(std::numeric_limits<float>::quiet_NaN())));
+}
+
+TEST(OpsFastMath, SqrtInplaceIsCorrectlyRounded) {
+  auto x = to_float(randn(37, 1));
+  for (auto& v : x) v = v * v;
+  auto y = x;
+  ops::cpu::sqrt_inplace(y.data(), int(y.size()));
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y[i], std::sqrt(x[i])) << i;
 }
 
 // ---------------------------------------------------------------------------- embedding

@@ -1,6 +1,7 @@
 // Causal self-attention with grouped-query heads and document masking, in the style of
-// FlashAttention: an online softmax over the keys, so no T x T score matrix is ever stored;
-// only the log-sum-exp of every query row is kept for backward (which recomputes the scores).
+// FlashAttention: scores are computed one tile of query rows at a time, so no T x T score matrix
+// is ever stored; only the log-sum-exp of every query row is kept for backward (which recomputes
+// the scores).
 //
 // Layout: one fused projection gives qkv[B*T, (H + 2*KVH) * D], each row = [q heads | k heads |
 // v heads]; query head h reads KV head h / (H / KVH). Document masking: query i of a sequence

@@ -1,5 +1,6 @@
-// AdamW as torch.optim.AdamW (PyTorch 1.13, single-tensor path) computes it, operation for
-// operation, so a run can be compared with PyTorch's:
+// AdamW as torch.optim.AdamW (PyTorch 1.13, single-tensor path) computes it, in the same order
+// of float operations (up to the compiler's FMA contractions, ~1 ulp), so a run can be compared
+// with PyTorch's:
 //   p *= 1 - lr * wd                     (decoupled decay, applied to the old parameter first)
 //   m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g * g
 //   p += -(lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),  bc_k = 1 - b_k^t

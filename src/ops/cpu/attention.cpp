@@ -87,6 +87,7 @@ void forward(T* out, T* lse, const T* qkv, const int32_t* doc_start, int B, int 
           T* __restrict p = P + long(r) * n;
           const int visible = i0 + r - doc.lo + 1;  // keys lo..i
           T mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
           for (int j = 0; j < visible; ++j) mx = p[j] > mx ? p[j] : mx;
           T sum = 0;
 #pragma omp simd reduction(+ : sum)

@@ -14,7 +14,8 @@ namespace tlm::ops {
 namespace {
 
 void check_targets(const int32_t* targets, int N, int V) {
-  for (int n = 0; n < N; ++n) TLM_CHECK(targets[n] < V, "target %d of row %d is outside the vocabulary of %d", targets[n], n, V);
+  for (int n = 0; n < N; ++n)
+    TLM_CHECK(targets[n] < V, "target %d of row %d is outside the vocabulary of %d", targets[n], n, V);
 }
 
 template <typename T>
