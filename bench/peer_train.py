@@ -1,7 +1,9 @@
 """The PyTorch peer of bench/train_cpu: trains tools/torch/llama_torch.py (the same model as ours,
 the one the reference tests compare against) eagerly in fp32 on random tokens, one document per
 sequence, with the same step as ours (forward, backward, global-norm clip 1.0, AdamW), and prints
-one JSON line with tokens/s. Run by /usr/bin/python3 (Debian python3-torch)."""
+one JSON line with tokens/s. --autocast runs forward and loss under torch.autocast("cpu",
+dtype=torch.bfloat16) (bf16 matmuls, fp32 master weights and AdamW), the peer of our bf16 path.
+Run by /usr/bin/python3 (Debian python3-torch)."""
 import argparse
 import json
 import os
@@ -21,6 +23,7 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--autocast", action="store_true", help="bf16 autocast (CPU mixed precision)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -38,11 +41,12 @@ def main():
         return tokens[:, :-1], tokens[:, 1:], pos, torch.zeros(a.B, a.T, dtype=torch.int32)
 
     batches = [batch() for _ in range(max(a.steps, a.warmup))]
-    train(model, batches, a.warmup, lr=1e-3, weight_decay=0.1, clip=1.0)
+    train(model, batches, a.warmup, lr=1e-3, weight_decay=0.1, clip=1.0, autocast=a.autocast)
     t0 = time.perf_counter()
-    losses, _ = train(model, batches, a.steps, lr=1e-3, weight_decay=0.1, clip=1.0)
+    losses, _ = train(model, batches, a.steps, lr=1e-3, weight_decay=0.1, clip=1.0, autocast=a.autocast)
     dt = time.perf_counter() - t0
     print(json.dumps({"torch": torch.__version__.split("+")[0], "threads": torch.get_num_threads(),
+                      "dtype": "bf16 autocast" if a.autocast else "fp32",
                       "tokens_per_s": a.B * a.T * a.steps / dt, "ms_per_step": 1e3 * dt / a.steps,
                       "last_loss": losses[-1]}))
 

@@ -1,10 +1,15 @@
 // train_cpu: tokens/s and model FLOP/s of one CPU training step (forward, backward, global-norm
-// clipping, AdamW) for our engine and for the PyTorch reference (eager, fp32, same threads) in
-// the same run, on the benchmark configs of issue 4, plus this machine's measured sgemm peak so
-// both are reported as MFU. Batches are random tokens without end-of-text (one document per
-// sequence) so both sides do exactly the same attention work.
+// clipping, AdamW) for our engine and for the PyTorch reference (eager, same threads) in the
+// same run, on the benchmark configs of issue 4, plus this machine's measured peaks so both are
+// reported as MFU. Two precisions: fp32 (against PyTorch fp32, MFU of the sgemm peak) and bf16
+// mixed precision (our --dtype bf16 against PyTorch bf16 autocast, MFU of the measured oneDNN
+// bf16 matmul peak). Batches are random tokens without end-of-text (one document per sequence)
+// so both sides do exactly the same attention work. On a shared machine, --repeat N alternates
+// ours and the peer N times per row and keeps each side's fastest run (load only slows a run
+// down, so the best of several is the closest to what the machine can do).
 //
-//   train_cpu [--configs A,B,C] [--steps N] [--warmup N] [--threads N] [--no-peer] [--json FILE]
+//   train_cpu [--configs A,B,C] [--dtype fp32,bf16] [--steps N] [--warmup N] [--repeat N]
+//             [--threads N] [--no-peer] [--json FILE]
 #include <omp.h>
 #include <stdio.h>
 
@@ -23,6 +28,7 @@
 #include "model/llama.h"
 #include "ops/adamw.h"
 #include "ops/matmul.h"
+#include "ops/matmul_bf16.h"
 
 namespace {
 
@@ -64,14 +70,38 @@ double measure_sgemm_peak() {
   return best;
 }
 
+// The same for bf16 products with fp32 accumulation (oneDNN), measured as the model runs them:
+// weights packed once per step, inputs already rounded to bf16, so only the product is timed.
+// The bf16 rows' MFU is measured against it.
+double measure_bf16_peak() {
+  double best = 0;
+  for (int n : {1024, 2048}) {
+    tlm::AlignedBuffer<float> tmp(size_t(n) * n), out(size_t(n) * n);
+    tlm::AlignedBuffer<tlm::ops::bf16> a(size_t(n) * n);
+    tlm::AlignedBuffer<uint8_t> w(tlm::ops::bf16_weight_bytes(n, n));
+    tlm::Rng rng(3);
+    for (auto& x : tmp) x = rng.uniform();
+    tlm::ops::to_bf16(a.data(), tmp.data(), a.size());
+    tlm::ops::pack_bf16_weight(w.data(), tmp.data(), n, n);
+    tlm::ops::matmul_bf16_forward_rounded(out.data(), a.data(), w.data(), n, n, n);
+    for (int r = 0; r < 3; r++) {
+      double t0 = tlm::bench::now_s();
+      tlm::ops::matmul_bf16_forward_rounded(out.data(), a.data(), w.data(), n, n, n);
+      best = std::max(best, 2.0 * n * n * n / (tlm::bench::now_s() - t0));
+    }
+  }
+  return best;
+}
+
 struct Result {
   double step_ms = 0, tokens_per_s = 0, flops_per_s = 0, first_loss = 0, last_loss = 0;
 };
 
-Result run_ours(const BenchConfig& bc, int steps, int warmup) {
+Result run_ours(const BenchConfig& bc, tlm::Precision precision, int steps, int warmup) {
   tlm::ModelConfig cfg = model_config(bc);
   tlm::Llama model(cfg, bc.B, bc.T);
   model.init(1234);
+  model.set_precision(precision);
   tlm::AlignedBuffer<float> m(model.num_params()), v(model.num_params());
   tlm::Batch batch;
   batch.resize(bc.B, bc.T);
@@ -111,11 +141,11 @@ Result run_ours(const BenchConfig& bc, int steps, int warmup) {
   return r;
 }
 
-json run_peer(const std::string& script, const BenchConfig& bc, int steps, int warmup, int threads) {
+json run_peer(const std::string& script, const BenchConfig& bc, bool autocast, int steps, int warmup, int threads) {
   std::ostringstream cmd;
   cmd << "/usr/bin/python3 " << tlm::bench::shell_quote(script) << " --V " << bc.V << " --T " << bc.T << " --C "
       << bc.C << " --L " << bc.L << " --H " << bc.H << " --F " << bc.F << " --B " << bc.B << " --steps " << steps
-      << " --warmup " << warmup << " --threads " << threads;
+      << " --warmup " << warmup << " --threads " << threads << (autocast ? " --autocast" : "");
   FILE* p = popen(cmd.str().c_str(), "r");
   std::string out;
   char buf[4096];
@@ -130,58 +160,99 @@ json run_peer(const std::string& script, const BenchConfig& bc, int steps, int w
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"train_cpu: our CPU training step vs PyTorch eager fp32, same machine, same run"};
+  CLI::App app{"train_cpu: our CPU training step vs PyTorch eager (fp32 and bf16 autocast), same machine, same run"};
   std::string configs = "A,B,C", json_path = "train_cpu.json";
+  std::string dtypes = tlm::ops::have_bf16_matmul() ? "fp32,bf16" : "fp32";
   std::string peer_script = std::string(TLM_SOURCE_DIR) + "/bench/peer_train.py";
-  int steps = 5, warmup = 2, threads = 2;
+  int steps = 5, warmup = 2, threads = 2, repeat = 1;
   bool no_peer = false;
   app.add_option("--configs", configs, "Comma-separated subset of A, B, C")->capture_default_str();
+  app.add_option("--dtype", dtypes, "Comma-separated precisions: fp32 (vs PyTorch fp32), bf16 (vs PyTorch bf16 autocast)")
+      ->capture_default_str();
   app.add_option("--steps", steps, "Timed steps per config")->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();
+  app.add_option("--repeat", repeat, "Alternate ours and the peer N times per row, keep each side's best")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--threads", threads, "Threads for both engines")->capture_default_str();
   app.add_option("--peer-script", peer_script, "The PyTorch peer")->capture_default_str();
   app.add_flag("--no-peer", no_peer, "Only run ours");
   app.add_option("--json", json_path, "Write the results here")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  std::vector<tlm::Precision> precisions;
+  try {
+    std::stringstream ss(dtypes);
+    for (std::string d; std::getline(ss, d, ',');) precisions.push_back(tlm::parse_precision(d, "--dtype"));
+  } catch (const tlm::UserError& e) {
+    std::fprintf(stderr, "train_cpu: %s\n", e.what());
+    return 2;
+  }
+  const bool want_bf16 = std::count(precisions.begin(), precisions.end(), tlm::Precision::bf16) > 0;
+  if (want_bf16 && !tlm::ops::have_bf16_matmul()) {
+    std::fprintf(stderr, "train_cpu: --dtype bf16 needs a build with oneDNN (libdnnl-dev)\n");
+    return 2;
+  }
+
   tlm::set_num_threads(threads);
-  double peak = measure_sgemm_peak();
-  std::printf("CPU %s, %d threads, measured sgemm peak %.1f GFLOP/s\n\n", tlm::bench::cpu_model().c_str(), threads,
+  double peak = 0, peak_bf16 = 0;
+  for (int r = 0; r < repeat; r++) {
+    peak = std::max(peak, measure_sgemm_peak());
+    if (want_bf16) peak_bf16 = std::max(peak_bf16, measure_bf16_peak());
+  }
+  std::printf("CPU %s, %d threads, measured sgemm peak %.1f GFLOP/s", tlm::bench::cpu_model().c_str(), threads,
               peak / 1e9);
-  std::printf("| config | impl | params | B x T | ms/step | tokens/s | GFLOP/s | MFU | vs PyTorch |\n");
+  if (want_bf16)
+    std::printf(", bf16 matmul peak %.1f GFLOP/s (oneDNN, %s)", peak_bf16 / 1e9, tlm::ops::bf16_matmul_isa());
+  std::printf("\n\n| config | impl | params | B x T | ms/step | tokens/s | GFLOP/s | MFU | vs PyTorch |\n");
   std::printf("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
   json rows = json::array();
   for (const BenchConfig& bc : kConfigs) {
     if (configs.find(bc.name) == std::string::npos) continue;
     tlm::ModelConfig cfg = model_config(bc);
     double mparams = double(cfg.num_params()) / 1e6;
-    Result ours = run_ours(bc, steps, warmup);
-    json peer = no_peer ? json() : run_peer(peer_script, bc, steps, warmup, threads);
-    double peer_tps = peer.is_object() && peer.contains("tokens_per_s") ? peer["tokens_per_s"].get<double>() : 0;
     double flops_per_token = cfg.train_flops_per_token((bc.T + 1) / 2.0);
-    std::printf("| %s | tweetlm fp32 | %.1fM | %dx%d | %.0f | %.0f | %.1f | %.0f%% | %s |\n", bc.name.c_str(), mparams,
-                bc.B, bc.T, ours.step_ms, ours.tokens_per_s, ours.flops_per_s / 1e9, 100 * ours.flops_per_s / peak,
-                peer_tps > 0 ? tlm::strprintf("%.2fx", ours.tokens_per_s / peer_tps).c_str() : "-");
-    if (peer_tps > 0)
-      std::printf("| %s | PyTorch %s eager fp32 | %.1fM | %dx%d | %.0f | %.0f | %.1f | %.0f%% | 1.00x |\n",
-                  bc.name.c_str(), peer.value("torch", "?").c_str(), mparams, bc.B, bc.T,
-                  1e3 * bc.B * bc.T / peer_tps, peer_tps, peer_tps * flops_per_token / 1e9,
-                  100 * peer_tps * flops_per_token / peak);
-    else if (!no_peer)
-      std::printf("| %s | PyTorch | %s |\n", bc.name.c_str(), peer.dump().c_str());
-    std::fflush(stdout);
-    rows.push_back({{"config", bc.name}, {"V", bc.V}, {"T", bc.T}, {"C", bc.C}, {"L", bc.L}, {"H", bc.H},
-                    {"F", bc.F}, {"B", bc.B}, {"params", cfg.num_params()},
-                    {"flops_per_token", flops_per_token},
-                    {"ours", {{"ms_per_step", ours.step_ms}, {"tokens_per_s", ours.tokens_per_s},
-                              {"gflops", ours.flops_per_s / 1e9}, {"mfu", ours.flops_per_s / peak},
-                              {"first_loss", ours.first_loss}, {"last_loss", ours.last_loss}}},
-                    {"pytorch", peer}});
+    for (tlm::Precision precision : precisions) {
+      const bool bf16 = precision == tlm::Precision::bf16;
+      const double row_peak = bf16 ? peak_bf16 : peak;
+      const char* dtype = tlm::precision_name(precision);
+      Result ours;
+      json peer;
+      double peer_tps = 0;
+      for (int r = 0; r < repeat; r++) {
+        Result o = run_ours(bc, precision, steps, warmup);
+        if (o.tokens_per_s > ours.tokens_per_s) ours = o;
+        if (no_peer) continue;
+        json p = run_peer(peer_script, bc, bf16, steps, warmup, threads);
+        double tps = p.is_object() && p.contains("tokens_per_s") ? p["tokens_per_s"].get<double>() : 0;
+        if (tps > peer_tps || peer.is_null()) peer = p, peer_tps = std::max(peer_tps, tps);
+      }
+      std::printf("| %s | tweetlm %s | %.1fM | %dx%d | %.0f | %.0f | %.1f | %.0f%% | %s |\n", bc.name.c_str(), dtype,
+                  mparams, bc.B, bc.T, ours.step_ms, ours.tokens_per_s, ours.flops_per_s / 1e9,
+                  100 * ours.flops_per_s / row_peak,
+                  peer_tps > 0 ? tlm::strprintf("%.2fx", ours.tokens_per_s / peer_tps).c_str() : "-");
+      if (peer_tps > 0)
+        std::printf("| %s | PyTorch %s eager %s | %.1fM | %dx%d | %.0f | %.0f | %.1f | %.0f%% | 1.00x |\n",
+                    bc.name.c_str(), peer.value("torch", "?").c_str(), bf16 ? "bf16 autocast" : "fp32", mparams,
+                    bc.B, bc.T, 1e3 * bc.B * bc.T / peer_tps, peer_tps, peer_tps * flops_per_token / 1e9,
+                    100 * peer_tps * flops_per_token / row_peak);
+      else if (!no_peer)
+        std::printf("| %s | PyTorch | %s |\n", bc.name.c_str(), peer.dump().c_str());
+      std::fflush(stdout);
+      rows.push_back({{"config", bc.name}, {"dtype", dtype}, {"V", bc.V}, {"T", bc.T}, {"C", bc.C}, {"L", bc.L},
+                      {"H", bc.H}, {"F", bc.F}, {"B", bc.B}, {"params", cfg.num_params()},
+                      {"flops_per_token", flops_per_token}, {"peak_gflops", row_peak / 1e9},
+                      {"ours", {{"ms_per_step", ours.step_ms}, {"tokens_per_s", ours.tokens_per_s},
+                                {"gflops", ours.flops_per_s / 1e9}, {"mfu", ours.flops_per_s / row_peak},
+                                {"first_loss", ours.first_loss}, {"last_loss", ours.last_loss}}},
+                      {"pytorch", peer}});
+    }
   }
-  tlm::atomic_write_file(json_path, json{{"benchmark", "train_cpu"}, {"cpu", tlm::bench::cpu_model()},
-                                         {"threads", threads}, {"sgemm_peak_gflops", peak / 1e9},
-                                         {"steps", steps}, {"warmup", warmup}, {"results", rows}}
-                                        .dump(2) + "\n");
+  json out = {{"benchmark", "train_cpu"}, {"cpu", tlm::bench::cpu_model()}, {"threads", threads},
+              {"sgemm_peak_gflops", peak / 1e9}, {"steps", steps}, {"warmup", warmup}, {"repeat", repeat},
+              {"results", rows}};
+  if (want_bf16) out["bf16_peak_gflops"] = peak_bf16 / 1e9, out["bf16_isa"] = tlm::ops::bf16_matmul_isa();
+  tlm::atomic_write_file(json_path, out.dump(2) + "\n");
   std::printf("\nwrote %s\n", json_path.c_str());
   return 0;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The quick start: install what is missing, build, and run the main job on a default corpus.
-# Today the main job is: `tweetlm prepare` on the Debian fortune files (short texts, like
-# tweets: parse, normalize, de-duplicate, split, print the corpus report), then train a
-# byte-level BPE tokenizer on the corpus and tokenize it into shards. Later stages (train,
-# generate) extend this script as they land.
+# The main job, on the Debian fortune files by default (short texts, like tweets): `tweetlm
+# prepare` (parse, normalize, de-duplicate, split, corpus report), train a byte-level BPE
+# tokenizer and tokenize the corpus into shards, train a small Llama for a few minutes on the
+# CPU (progress line per step, validation loss and samples as it goes), then generate samples.
 #   scripts/quickstart.sh [INPUT...]     # default input: /usr/share/games/fortunes
+#   TLM_QUICKSTART_STEPS=N               # training steps (default 1500: a few minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -37,15 +38,36 @@ while IFS= read -r tweet; do
   echo "tokens: $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode -t "$out/tokenizer.json" --tokens)"
   echo "ids   : $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode -t "$out/tokenizer.json")"
 done <"$out/sample.txt"
+steps=${TLM_QUICKSTART_STEPS:-1500}
+echo
+echo "== 4. train: a small Llama (C256, 4 layers) for $steps steps on $out/shards -> $out/run"
+# --resume: re-running the quick start continues (or just reloads) the last run instead of
+# starting over; delete $out/run to train from scratch.
+build/src/tweetlm train --data "$out/shards" --tokenizer "$out/tokenizer.json" --out "$out/run" \
+  --model small -T 64 -b 16 --lr 2e-3 --steps "$steps" --eval-every 250 --save-every 500 --log-every 25 --resume
+
+echo
+echo "== 5. generate: five samples from the trained model"
+for seed in 1 2 3 4 5; do
+  echo "--- sample $seed"
+  build/src/tweetlm generate -m "$out/run" -n 60 --temp 0.8 -s "$seed" 2>/dev/null
+  echo
+done
+echo "--- continuing a prompt: \"The secret of life is\""
+build/src/tweetlm generate -m "$out/run" -p "The secret of life is" -n 40 --temp 0.7 -s 7 2>/dev/null
+echo
+
 cat <<MSG
 
 Done. The corpus is in $out/{train,val,test}.jsonl (report: $out/report.json), the tokenizer in
-$out/tokenizer.json (Hugging Face format), the token shards in $out/shards/.
+$out/tokenizer.json (Hugging Face format), the token shards in $out/shards/, the model's
+checkpoints in $out/run/step_*/ (safetensors, HF names) and its metrics in $out/run/metrics.jsonl.
 Go further:
-  build/src/tweetlm prepare --help                        # all options
+  build/src/tweetlm generate -m $out/run -p "Life is" -n 50 --temp 0.8     # more samples
+  build/src/tweetlm eval ppl -m $out/run --data $out/shards --split test    # held-out perplexity
+  build/src/tweetlm train --help                                             # all training options
   build/src/tweetlm prepare -i tweets.js -o data/mine       # your Twitter archive (or its unpacked folder)
   build/src/tweetlm prepare -i api.jsonl.zst --lang en -o data/en   # API v1.1/v2 JSON, compressed
   build/src/tweetlm tokenizer train -i data/en -o data/en/tokenizer.json --vocab 32000
-  echo "hello @user" | build/src/tweetlm tokenizer encode -t $out/tokenizer.json --tokens
   scripts/test.sh                                           # the whole test suite
 MSG

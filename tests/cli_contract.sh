@@ -126,5 +126,18 @@ expect_user_error "eval bad split" "--split: dev not in" -- eval ppl -m "$tmp/ru
 expect_user_error "eval missing checkpoint" "nope: no such checkpoint directory" -- eval ppl -m "$tmp/nope" --data "$tmp/shards"
 expect_user_error "eval without subcommand" "subcommand" -- eval
 
+# generate: flag errors are one line and exit 2; greedy ids and a prompt file on the tiny run above.
+expect_user_error "generate without -m" "--model is required" -- generate
+expect_user_error "generate missing model" "nope: no such model directory" -- generate -m "$tmp/nope"
+expect_user_error "generate bad temp" "--temp: -1" -- generate -m "$tmp/run" --temp -1
+expect_user_error "generate bad top-p" "--top-p: 2" -- generate -m "$tmp/run" --top-p 2
+expect_user_error "generate missing prompt file" "nope.txt: no such file" -- generate -m "$tmp/run" -f "$tmp/nope.txt"
+expect_user_error "generate -p and -f" "--prompt excludes --file" -- generate -m "$tmp/run" -p hi -f "$tmp/lines.txt"
+expect_ok "generate ids" -q generate -m "$tmp/run" -n 3 --temp 0 --ids
+grep -Eqx '[0-9]+( [0-9]+){0,2}|' "$tmp/out" || { echo "FAIL generate --ids output: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+printf 'hello\n\nthere\n' >"$tmp/prompts.txt"
+expect_ok "generate prompt file" -q generate -m "$tmp/run" -f "$tmp/prompts.txt" -n 2 --temp 0
+[ "$(wc -l <"$tmp/out")" -eq 3 ] || { echo "FAIL generate -f: expected 3 lines, got: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+
 echo "cli_contract: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -285,7 +285,8 @@ TEST(TrainOptions, JsonRoundTripAndResumePolicy) {
   o.B = 4, o.T = 64, o.grad_accum = 2, o.lr = 3e-4, o.min_lr = 3e-5, o.warmup = 7, o.steps = 100, o.seed = 9;
   o.eval_every = 11, o.stop_after = 50;
   nlohmann::json j = options_to_json(o);
-  TrainOptions back = options_from_json(nlohmann::json::parse(j.dump()), TrainOptions{}, "test");
+  const TrainOptions defaults;
+  TrainOptions back = options_from_json(nlohmann::json::parse(j.dump()), defaults, "test");
   EXPECT_EQ(options_to_json(back), j);
 
   TrainOptions cli;  // defaults, as if only some flags were given

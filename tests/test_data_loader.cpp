@@ -58,27 +58,35 @@ std::vector<uint32_t> write_split(const std::string& dir, const std::string& spl
   return stream;
 }
 
+// One shard set for the whole suite (writing shards fsyncs every file).
 class LoaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    stream_ = write_split(dir_.path(), "train", 200, 97);  // ~1500 tokens in ~16 shards
-    data_ = TokenDataset(dir_.path(), "train");
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    stream_ = new std::vector<uint32_t>(write_split(dir_->path(), "train", 200, 97));  // ~1500 tokens, ~16 shards
   }
-  TempDir dir_;
-  std::vector<uint32_t> stream_;
+  static void TearDownTestSuite() {
+    delete stream_;
+    delete dir_;
+  }
+  void SetUp() override { data_ = TokenDataset(dir_->path(), "train"); }
+  static TempDir* dir_;
+  static std::vector<uint32_t>* stream_;
   TokenDataset data_;
 };
+TempDir* LoaderTest::dir_ = nullptr;
+std::vector<uint32_t>* LoaderTest::stream_ = nullptr;
 
 TEST_F(LoaderTest, StreamConcatenatesShards) {
   ASSERT_GT(data_.num_shards(), 5u);
-  ASSERT_EQ(data_.size(), stream_.size());
-  std::vector<int32_t> all(stream_.size());
+  ASSERT_EQ(data_.size(), stream_->size());
+  std::vector<int32_t> all(stream_->size());
   data_.copy(0, all.size(), all.data());
-  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(uint32_t(all[i]), stream_[i]) << i;
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(uint32_t(all[i]), (*stream_)[i]) << i;
   // A range crossing several shard boundaries.
   std::vector<int32_t> mid(300);
   data_.copy(50, 300, mid.data());
-  for (size_t i = 0; i < mid.size(); ++i) ASSERT_EQ(uint32_t(mid[i]), stream_[50 + i]);
+  for (size_t i = 0; i < mid.size(); ++i) ASSERT_EQ(uint32_t(mid[i]), (*stream_)[50 + i]);
   EXPECT_THROW(data_.copy(data_.size() - 5, 6, mid.data()), InternalError);
 }
 
@@ -93,8 +101,8 @@ TEST_F(LoaderTest, WindowsHoldInputsAndNextTokenTargets) {
   for (uint64_t w : {uint64_t(0), uint64_t(7), last}) {
     fill_window(data_, w, T, b, 0);
     for (int t = 0; t < T; ++t) {
-      EXPECT_EQ(uint32_t(b.tokens[t]), stream_[w * T + t]);
-      EXPECT_EQ(uint32_t(b.targets[t]), stream_[w * T + t + 1]);
+      EXPECT_EQ(uint32_t(b.tokens[t]), (*stream_)[w * T + t]);
+      EXPECT_EQ(uint32_t(b.targets[t]), (*stream_)[w * T + t + 1]);
     }
   }
 }

@@ -137,6 +137,7 @@ class TrainCli : public ::testing::Test {
                                   "tiny",       "-T",       "32",     "-b",        "2",
                                   "--peak-gflops", "100"};
     a.insert(a.end(), extra.begin(), extra.end());
+    if (std::find(a.begin(), a.end(), "--sample-every") == a.end()) a.insert(a.end(), {"--sample-every", "0"});
     return a;
   }
   // A smaller model still (C32 L1) for the many-process tests.
@@ -189,9 +190,18 @@ bool load_checkpoint_fully(const std::string& dir) {
 
 TEST_F(TrainCli, TrainsWritesMetricsAndCheckpoints) {
   const std::string out = path("run_basic");
-  Result r = run(train_args(out, {"--steps", "6", "--eval-every", "3", "--save-every", "2", "--keep", "2"}));
+  auto args = train_args(out, {"--steps", "6", "--eval-every", "3", "--save-every", "2", "--keep", "2",
+                                "--sample-every", "3"});
+  args.erase(args.begin());  // not quiet: the progress lines are checked too
+  Result r = run(args);
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("trained at step 6/6"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("step 1/6 | loss 5."), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" tokens/s | MFU "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("step 6 | val loss "), std::string::npos) << r.err;
+  size_t samples = 0;
+  for (size_t p = r.err.find("sample | "); p != std::string::npos; p = r.err.find("sample | ", p + 1)) ++samples;
+  EXPECT_EQ(samples, 6u);  // 3 tweets at steps 3 and 6
   auto m = metrics(out);
   std::vector<int64_t> steps, evals;
   for (const json& rec : m) {
@@ -256,7 +266,8 @@ TEST_F(TrainCli, TrainsWritesMetricsAndCheckpoints) {
 
 TEST_F(TrainCli, ResumedRunIsBitIdentical) {
   const std::string a = path("run_a"), b = path("run_b");
-  const std::vector<std::string> common = {"--steps", "8", "--grad-accum", "2", "--eval-every", "3", "--save-every", "3"};
+  const std::vector<std::string> common = {"--steps",      "8", "--grad-accum", "2", "--eval-every", "3",
+                                           "--save-every", "3", "--dim",        "64", "--ffn",        "128"};
   // Two threads: the parallel ops must be as deterministic across a resume as serial ones.
   Result r = run(train_args(a, common, "2"));
   ASSERT_EQ(r.rc, 0) << r.err;

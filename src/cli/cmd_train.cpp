@@ -8,6 +8,9 @@
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "infer/generate.h"
+#include "model/llama.h"
+#include "tokenizer/tokenizer.h"
 #include "train/trainer.h"
 
 namespace tlm::cli {
@@ -31,6 +34,29 @@ CLI::Validator number_above(double lo, bool inclusive) {
         return "";
       },
       inclusive ? "NUMBER >= 0" : "NUMBER > 0");
+}
+
+// The training loop's sample hook: a few tweets from scratch ([eos] and nothing else), drawn
+// with a fixed sampling seed on streams that depend on the step, so each evaluation shows new
+// text and a rerun (or a resumed run) shows the same. It reads the parameters only.
+std::vector<std::string> sample_tweets(Llama& model, const Tokenizer& tok, int64_t step) {
+  constexpr int kSamples = 3, kMaxTokens = 48;
+  GenerateOptions g;
+  g.max_new_tokens = kMaxTokens;
+  g.n_vocab = int(tok.vocab_size());
+  g.eos_id = int32_t(tok.eos_id());
+  g.first_stream = uint64_t(step) * kSamples;
+  g.sampling.seed = 1337;
+  std::vector<std::vector<int32_t>> prompts(kSamples);
+  std::vector<std::string> out;
+  for (const Generation& gen : generate(model, prompts, g)) {
+    std::vector<uint32_t> ids(gen.tokens.begin(), gen.tokens.end());
+    std::string text = tok.decode(ids, true);
+    for (char& c : text)
+      if (c == '\n' || c == '\r') c = ' ';
+    out.push_back(std::move(text));
+  }
+  return out;
 }
 
 }  // namespace
@@ -81,6 +107,10 @@ Runner add_train_model(CLI::App& app) {
           ->capture_default_str()
           ->check(number_above(0, true)),
       "clip");
+  add(cmd->add_option("--dtype", o->dtype, "Linear layers: fp32, or bf16 (AVX512-BF16 matmuls, fp32 weights and optimizer)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"fp32", "bf16"})),
+      "dtype");
   auto* steps = add(cmd->add_option("--steps", o->steps, "Optimizer steps (default 1000)")
                         ->check(CLI::Range(int64_t{1}, int64_t{1} << 40)),
                     "steps");
@@ -126,7 +156,7 @@ Runner add_train_model(CLI::App& app) {
     for (const auto& [opt, key] : *keyed)
       if (opt->count() > 0) given.insert(key);
     TrainOptions options = *o;
-    // Sample hook: generated tweets during training come from src/infer (not wired yet).
+    options.sampler = sample_tweets;
     TrainResult r = train(options, given);
     if (r.step == r.first_step && !r.stopped_early) {
       std::printf("nothing to do: the run in %s is complete at step %lld (give a larger --steps to extend it)\n",

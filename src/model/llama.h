@@ -1,11 +1,14 @@
-// The Llama decoder on the CPU in fp32: parameters, gradients, preallocated activations, and
+// The Llama decoder on the CPU: parameters, gradients, preallocated activations, and
 // forward/backward as a short sequence of op calls per layer (see llama.cpp in this folder).
 // One object trains (forward + backward) or evaluates; generation with a KV cache lives in
-// src/infer and reuses the same parameters and ops.
+// src/infer and reuses the same parameters and ops. Training runs in fp32 or, on CPUs with
+// AVX512-BF16, with bf16 linear layers (Precision).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/buffer.h"
 #include "model/batch.h"
@@ -15,6 +18,15 @@
 namespace tlm {
 
 struct Activations;  // model/activations.h
+
+// The arithmetic of the linear layers. fp32: everything in fp32 (cblas sgemm). bf16: mixed
+// precision: every linear layer (lm_head included) multiplies bf16 operands with fp32
+// accumulation (oneDNN), as under PyTorch's CPU autocast; parameters, gradients, optimizer
+// state, norms, RoPE, attention, softmax and the loss stay fp32.
+enum class Precision { fp32, bf16 };
+const char* precision_name(Precision p);
+// "fp32" or "bf16"; anything else is a UserError naming `what` (e.g. "--dtype").
+Precision parse_precision(const std::string& s, const std::string& what);
 
 class Llama {
  public:
@@ -27,7 +39,13 @@ class Llama {
 
   const ModelConfig& config() const { return cfg_; }
   const ParamLayout& layout() const { return layout_; }
-  float* params() { return params_.data(); }
+  // Writes through params() reach the bf16 weight copy: in bf16 precision the non-const
+  // accessor marks the copy stale and the next forward() converts it again (in training, once
+  // per optimizer step, after the update).
+  float* params() {
+    bf16_stale_ = true;
+    return params_.data();
+  }
   const float* params() const { return params_.data(); }
   float* grads() { return grads_.data(); }
   size_t num_params() const { return layout_.total(); }
@@ -36,6 +54,11 @@ class Llama {
   int max_T() const { return max_T_; }
 
   void init(uint64_t seed);
+
+  // Chooses the arithmetic of forward/backward (default fp32). bf16 is a UserError in builds
+  // without oneDNN; it allocates the bf16 weight copy and activation copies.
+  void set_precision(Precision p);
+  Precision precision() const { return precision_; }
 
   // Forward over a batch (B <= max_B, T <= max_T). Returns the mean loss over targets >= 0
   // (NaN if there are none); keeps what backward needs. With compute_loss false, only the
@@ -63,6 +86,25 @@ class Llama {
   int max_B_, max_T_;
   std::unique_ptr<Activations> acts_;
   int last_B_ = 0, last_T_ = 0;
+  Precision precision_ = Precision::fp32;
+  // bf16 precision: every matrix a linear layer reads, rounded to bf16 and packed for the
+  // oneDNN kernels (ops/matmul_bf16.h) in one buffer, and whether it is stale.
+  struct PackedWeight {
+    const float* w;
+    int IC, OC;
+    size_t offset;  // bytes into packed_
+  };
+  std::vector<PackedWeight> packed_index_;
+  AlignedBuffer<uint8_t> packed_;
+  bool bf16_stale_ = true;
+
+  // One linear layer (out = inp @ w^T and its backward) in the model's precision. In bf16 the
+  // forward keeps inp rounded to bf16 in inp_bf16, which the backward reads instead of inp.
+  void linear_forward(float* out, const float* inp, uint16_t* inp_bf16, const float* w, int N, int IC, int OC);
+  void linear_backward(float* dinp, float* dw, const float* dout, const float* inp, const uint16_t* inp_bf16,
+                       const float* w, int N, int IC, int OC);
+  const void* packed(const float* w) const;
+  void refresh_bf16_weights();
 };
 
 }  // namespace tlm

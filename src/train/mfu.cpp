@@ -5,6 +5,7 @@
 
 #include "core/buffer.h"
 #include "ops/matmul.h"
+#include "ops/matmul_bf16.h"
 
 namespace tlm {
 
@@ -23,6 +24,28 @@ double measure_sgemm_gflops(double seconds) {
   double elapsed = 0;
   do {
     ops::matmul_forward(c.data(), a.data(), b.data(), n, n, n);
+    ++calls;
+    elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  } while (elapsed < seconds);
+  return 2.0 * double(n) * n * n * calls / elapsed / 1e9;
+}
+
+double measure_bf16_gflops(double seconds) {
+  constexpr int n = 1024;
+  AlignedBuffer<float> f(size_t(n) * n, false), c(size_t(n) * n, false);
+  for (size_t i = 0; i < f.size(); ++i) f[i] = float(int(i % 17) - 8) * 0.01f;
+  // As the model runs it: weights packed once, the input already rounded, only the product timed.
+  AlignedBuffer<ops::bf16> a(f.size(), false);
+  AlignedBuffer<uint8_t> w(ops::bf16_weight_bytes(n, n), false);
+  ops::to_bf16(a.data(), f.data(), f.size());
+  ops::pack_bf16_weight(w.data(), f.data(), n, n);
+  ops::matmul_bf16_forward_rounded(c.data(), a.data(), w.data(), n, n, n);  // warm-up: JIT, threads, pages
+  using clock = std::chrono::steady_clock;
+  auto start = clock::now();
+  int calls = 0;
+  double elapsed = 0;
+  do {
+    ops::matmul_bf16_forward_rounded(c.data(), a.data(), w.data(), n, n, n);
     ++calls;
     elapsed = std::chrono::duration<double>(clock::now() - start).count();
   } while (elapsed < seconds);

@@ -10,18 +10,21 @@
 
 namespace tlm {
 
-AdamW::AdamW(const ParamLayout& layout) : layout_(&layout), m_(layout.total()), v_(layout.total()) {}
+AdamW::AdamW(const ParamLayout& layout) : layout_(&layout), m_(layout.total()), v_(layout.total()) {
+  std::set<size_t> seen;
+  for_each_param(layout, [&](const ParamInfo& p) {
+    if (seen.insert(p.offset).second) ranges_.push_back({p.offset, p.size, p.decay});
+  });
+}
 
 void AdamW::step(float* params, const float* grads, const ops::AdamWHyper& hyper, float grad_scale) {
   ++t_;
-  std::set<size_t> seen;
-  for_each_param(*layout_, [&](const ParamInfo& p) {
-    if (!seen.insert(p.offset).second) return;
+  for (const Range& r : ranges_) {
     ops::AdamWHyper h = hyper;
-    if (!p.decay) h.weight_decay = 0.0f;
-    ops::adamw_update(params + p.offset, grads + p.offset, m_.data() + p.offset, v_.data() + p.offset, p.size, h, t_,
+    if (!r.decay) h.weight_decay = 0.0f;
+    ops::adamw_update(params + r.offset, grads + r.offset, m_.data() + r.offset, v_.data() + r.offset, r.size, h, t_,
                       grad_scale);
-  });
+  }
 }
 
 void AdamW::save(const std::string& path) const {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/buffer.h"
 #include "model/params.h"
@@ -31,7 +32,12 @@ class AdamW {
   void load(const std::string& path);
 
  private:
+  struct Range {
+    size_t offset, size;
+    bool decay;
+  };
   const ParamLayout* layout_;
+  std::vector<Range> ranges_;  // for_each_param order, each storage range once
   AlignedBuffer<float> m_, v_;
   int64_t t_ = 0;
 };

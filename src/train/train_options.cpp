@@ -29,6 +29,7 @@ constexpr Field kFields[] = {
     {"warmup", "--warmup", Kind::numeric},
     {"wd", "--wd", Kind::numeric},
     {"clip", "--clip", Kind::numeric},
+    {"dtype", "--dtype", Kind::numeric},
     {"steps", "--steps", Kind::numeric},
     {"tokens", "--tokens", Kind::numeric},
     {"data", "--data", Kind::free},
@@ -101,6 +102,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
           {"warmup", o.warmup},
           {"wd", o.wd},
           {"clip", o.clip},
+          {"dtype", o.dtype},
           {"steps", o.steps},
           {"tokens", o.tokens},
           {"eval_every", o.eval_every},
@@ -132,6 +134,7 @@ TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o, const st
     get("warmup", o.warmup);
     get("wd", o.wd);
     get("clip", o.clip);
+    get("dtype", o.dtype);
     get("steps", o.steps);
     get("tokens", o.tokens);
     get("eval_every", o.eval_every);

@@ -7,7 +7,7 @@
 //    model dimensions, -b, -T, --grad-accum, --seed): anything else could not load the
 //    checkpoint or continue the same run, so a difference is a UserError naming the flag;
 //  - replaces the stored value, with a warning that the loss curve will no longer match an
-//    uninterrupted run, when it changes the numerics (--lr, --min-lr, --warmup, --wd, --clip,
+//    uninterrupted run, when it changes the numerics (--lr, --min-lr, --warmup, --wd, --clip, --dtype,
 //    --steps, --tokens): extending a finished run with a larger --steps is the common case;
 //  - replaces it silently for everything else (evaluation, saving, logging, --data: the shards
 //    may move; their tokenizer hash is still checked).
@@ -52,6 +52,7 @@ struct TrainOptions {
   std::string out_dir;         // --out
   ModelSpec model;
   int B = 16, T = 128, grad_accum = 1;
+  std::string dtype = "fp32";  // --dtype: fp32 | bf16 linear layers (Precision, model/llama.h)
   double lr = 1e-3;
   double min_lr = -1;   // < 0: lr / 10
   int64_t warmup = -1;  // < 0: 10% of the steps, at most 1000

@@ -208,6 +208,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   }
   Llama& model = *model_ptr;
   AdamW& adam = *adam_ptr;
+  model.set_precision(parse_precision(opt.dtype, "--dtype"));
   DataLoader loader(train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
   make_dirs(opt.out_dir);
   remove_stale_temporaries(opt.out_dir);
@@ -242,7 +243,10 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   }
   MetricsWriter metrics(metrics_path);
 
-  const double peak_gflops = opt.peak_gflops > 0 ? opt.peak_gflops : measure_sgemm_gflops(0.3);
+  // MFU of a bf16 run is measured against the bf16 matmul peak, not the (about half) sgemm one.
+  const bool bf16 = model.precision() == Precision::bf16;
+  const double peak_gflops =
+      opt.peak_gflops > 0 ? opt.peak_gflops : bf16 ? measure_bf16_gflops(0.3) : measure_sgemm_gflops(0.3);
   const auto eval_set = eval_windows(val_data, opt.T, opt.eval_tokens, opt.rank, opt.world);
   if (eval_set.empty())
     log_warn("%s: no validation windows (val split of %llu tokens): no validation loss", opt.data_dir.c_str(),
@@ -253,7 +257,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   log_info("train: %lld steps x %lld tokens (b %d x T %d x accum %d), %llu windows per epoch, peak %.1f GFLOP/s%s",
            static_cast<long long>(opt.steps), static_cast<long long>(tokens_per_step), opt.B, opt.T, opt.grad_accum,
            static_cast<unsigned long long>(loader.num_windows()), peak_gflops,
-           opt.peak_gflops > 0 ? " (--peak-gflops)" : " (measured sgemm)");
+           opt.peak_gflops > 0 ? " (--peak-gflops)" : bf16 ? " (measured bf16 matmul, --dtype bf16)" : " (measured sgemm)");
 
   const std::set<int64_t> inject_nan = nan_injection_steps();
   const std::vector<uint32_t> no_bytes;

@@ -262,16 +262,19 @@ def make_optimizer(model, lr, betas, eps, weight_decay, decay_embeddings=False, 
 
 
 def train(model, batches, steps, lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0, clip=0.0,
-          decay_embeddings=False, decay_names=None):
+          decay_embeddings=False, decay_names=None, autocast=False):
     """`steps` AdamW steps; step k uses batches[k % len(batches)], each a (tokens, targets, pos,
     doc_start) tuple of [B, T] tensors. Returns (losses, grad_norms): step k's loss is computed
-    before step k's update; grad_norm is the global norm before clipping (clip <= 0: none)."""
+    before step k's update; grad_norm is the global norm before clipping (clip <= 0: none).
+    autocast: forward and loss under torch.autocast("cpu", dtype=torch.bfloat16), PyTorch's CPU
+    mixed precision (bf16 matmuls, fp32 parameters and optimizer), the peer of `--dtype bf16`."""
     opt = make_optimizer(model, lr, betas, eps, weight_decay, decay_embeddings, decay_names)
     losses, norms = [], []
     for k in range(steps):
         tokens, targets, pos, doc_start = batches[k % len(batches)]
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(tokens, pos, doc_start), targets)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = loss_fn(model(tokens, pos, doc_start), targets)
         loss.backward()
         if clip > 0:
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)

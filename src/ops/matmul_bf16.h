@@ -1,0 +1,49 @@
+// bf16 matrix products of the linear layers for mixed-precision training on CPUs with
+// AVX512-BF16: bf16 operands, fp32 accumulation and fp32 outputs, through oneDNN. Same layout
+// and semantics as matmul.h (weights [OC, IC] as nn.Linear; backward accumulates), but:
+//  - the weights come packed: pack_bf16_weight rounds the fp32 master weights to bf16 and lays
+//    them out the way the forward and the input-gradient kernels read them (oneDNN's blocked
+//    formats), once per optimizer step; unpacked, every product would repack them (~5-10%);
+//  - the forward keeps its input rounded to bf16, and the backward reads that copy instead of
+//    converting the input again.
+// Builds without oneDNN (TLM_HAVE_DNNL unset) keep the conversions; the products throw.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tlm::ops {
+
+// A bfloat16 value: the upper 16 bits of an IEEE fp32 (the layout of oneDNN, PyTorch and the
+// safetensors BF16 dtype).
+using bf16 = uint16_t;
+
+// Whether this build can run the bf16 products (linked with oneDNN). The CPU may still lack
+// native bf16 instructions; oneDNN then emulates them, slowly (see bf16_matmul_isa()).
+bool have_bf16_matmul();
+// The instruction set oneDNN dispatches to on this CPU ("avx512_core_bf16", ...), or "none".
+const char* bf16_matmul_isa();
+
+// dst[i] = src[i] rounded to the nearest bf16, ties to even; NaN stays a (quiet) NaN.
+void to_bf16(bf16* dst, const float* src, size_t n);
+// dst[i] = src[i] (exact).
+void from_bf16(float* dst, const bf16* src, size_t n);
+
+// Bytes of a weight [OC, IC] packed for both products (a multiple of 64).
+size_t bf16_weight_bytes(int IC, int OC);
+// Rounds w [OC, IC] to bf16 (nearest even) into `packed` (bf16_weight_bytes, 64-byte aligned).
+void pack_bf16_weight(void* packed, const float* w, int IC, int OC);
+
+// out[N, OC] = inp[N, IC] @ weight[OC, IC]^T with bf16 products and fp32 accumulation.
+// inp is rounded to bf16 into inp_bf16 [N, IC] (the copy matmul_bf16_backward reads).
+void matmul_bf16_forward(float* out, bf16* inp_bf16, const float* inp, const void* weight, int N, int IC, int OC);
+// The same product for an input already in bf16.
+void matmul_bf16_forward_rounded(float* out, const bf16* inp_bf16, const void* weight, int N, int IC, int OC);
+
+// dinp[N, IC] += dout[N, OC] @ weight (skipped when dinp is null),
+// dweight[OC, IC] += dout^T @ inp (skipped when dweight is null), with dout rounded to bf16,
+// inp_bf16 the copy the forward kept, and fp32 accumulators.
+void matmul_bf16_backward(float* dinp, float* dweight, const float* dout, const bf16* inp_bf16, const void* weight,
+                          int N, int IC, int OC);
+
+}  // namespace tlm::ops
