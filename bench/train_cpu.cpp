@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   int steps = 5, warmup = 2, threads = 2, repeat = 1;
   bool no_peer = false;
   app.add_option("--configs", configs, "Comma-separated subset of A, B, C")->capture_default_str();
-  app.add_option("--dtype", dtypes, "Comma-separated precisions: fp32 (vs PyTorch fp32), bf16 (vs PyTorch bf16 autocast)")
+  app.add_option("--dtype", dtypes, "Precisions, comma-separated: fp32 (vs PyTorch fp32), bf16 (vs PyTorch autocast)")
       ->capture_default_str();
   app.add_option("--steps", steps, "Timed steps per config")->capture_default_str();
   app.add_option("--warmup", warmup, "Untimed steps first")->capture_default_str();

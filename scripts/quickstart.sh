@@ -5,7 +5,7 @@
 # tokenizer and tokenize the corpus into shards, train a small Llama for a few minutes on the
 # CPU (progress line per step, validation loss and samples as it goes), then generate samples.
 #   scripts/quickstart.sh [INPUT...]     # default input: /usr/share/games/fortunes
-#   TLM_QUICKSTART_STEPS=N               # training steps (default 1500: a few minutes on 2 cores)
+#   TLM_QUICKSTART_STEPS=N               # training steps (default 600: a few minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -38,13 +38,13 @@ while IFS= read -r tweet; do
   echo "tokens: $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode -t "$out/tokenizer.json" --tokens)"
   echo "ids   : $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode -t "$out/tokenizer.json")"
 done <"$out/sample.txt"
-steps=${TLM_QUICKSTART_STEPS:-1500}
+steps=${TLM_QUICKSTART_STEPS:-600}
 echo
 echo "== 4. train: a small Llama (C256, 4 layers) for $steps steps on $out/shards -> $out/run"
 # --resume: re-running the quick start continues (or just reloads) the last run instead of
 # starting over; delete $out/run to train from scratch.
 build/src/tweetlm train --data "$out/shards" --tokenizer "$out/tokenizer.json" --out "$out/run" \
-  --model small -T 64 -b 16 --lr 2e-3 --steps "$steps" --eval-every 250 --save-every 500 --log-every 25 --resume
+  --model small -T 64 -b 16 --lr 2e-3 --steps "$steps" --eval-every 200 --save-every 200 --log-every 25 --resume
 
 echo
 echo "== 5. generate: five samples from the trained model"

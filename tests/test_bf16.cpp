@@ -152,7 +152,8 @@ TEST(Bf16, MatmulMatchesFp32) {
     ops::matmul_forward(y_ref.data(), x.data(), w.data(), s.N, s.IC, s.OC);
     ops::matmul_backward(dx_ref.data(), dw_ref.data(), dy.data(), x.data(), w.data(), s.N, s.IC, s.OC);
     // Judge the accumulated products, not the start values (which would dilute the error).
-    double ey = nmse(y, y_ref), edx = nmse(minus(dx, dx0), minus(dx_ref, dx0)), edw = nmse(minus(dw, dw0), minus(dw_ref, dw0));
+    double ey = nmse(y, y_ref), edx = nmse(minus(dx, dx0), minus(dx_ref, dx0));
+    double edw = nmse(minus(dw, dw0), minus(dw_ref, dw0));
     std::printf("N%d IC%d OC%d: nMSE out %.2e dinp %.2e dweight %.2e\n", s.N, s.IC, s.OC, ey, edx, edw);
     EXPECT_LE(ey, 3e-5) << s.N << "x" << s.IC << "x" << s.OC;
     EXPECT_LE(edx, 3e-5) << s.N << "x" << s.IC << "x" << s.OC;

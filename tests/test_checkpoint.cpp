@@ -18,30 +18,14 @@
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/train_options.h"
+#include "fixtures.h"
 
 namespace fs = std::filesystem;
 
 namespace tlm {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/tlm-ckpt-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& n) const { return path_ + "/" + n; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // A checkpoint with the required files holding recognisable bytes.
 std::string write_fake(const std::string& out, int64_t step, size_t model_bytes = 4096) {

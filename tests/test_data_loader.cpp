@@ -13,27 +13,12 @@
 #include "core/check.h"
 #include "data/shards.h"
 #include "train/data_loader.h"
+#include "fixtures.h"
 
 namespace tlm {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/tlm-loader-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 constexpr uint32_t kEos = 0;
 constexpr uint32_t kVocab = 1000;

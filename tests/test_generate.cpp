@@ -30,42 +30,16 @@
 #include "ops/attention.h"
 #include "tokenizer/train.h"
 #include "train/checkpoint.h"
+#include "fixtures.h"
 
 namespace tlm {
 namespace {
 
-// tests/fixtures.h is not included: it brings data/reader.h, whose tlm::Batch (a batch of
-// tweets) clashes with model/batch.h's. These few helpers are all this file needs.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/tlm-gen-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+using testing::TempDir;
+using testing::slurp;
+using testing::write_file;
 
- private:
-  std::string path_;
-};
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(data.data(), std::streamsize(data.size()));
-  if (!f) throw std::runtime_error("cannot write " + path);
-}
 
 std::vector<std::string> split_lines(const std::string& s) {
   std::vector<std::string> out;

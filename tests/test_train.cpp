@@ -30,6 +30,7 @@
 #include "ops/adamw.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
+#include "fixtures.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -37,23 +38,7 @@ using nlohmann::json;
 namespace tlm {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/tlm-train-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& n) const { return path_ + "/" + n; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // Starts TLM_BINARY with `args` (and extra environment), stdout/stderr to files.
 pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err,
