@@ -28,6 +28,7 @@
 #include "model/llama.h"
 #include "model/params_io.h"
 #include "ops/adamw.h"
+#include "fixtures.h"
 
 namespace tlm {
 namespace {
@@ -35,24 +36,7 @@ namespace {
 const char* kPython = "/usr/bin/python3";
 const std::string kReference = std::string(TLM_TEST_DATA) + "/../torch/reference.py";
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/tlm-torch-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // Runs a shell command, returns its exit status and (stdout + stderr).
 int run(const std::string& cmd, std::string* output) {
@@ -151,7 +135,7 @@ void check_against_torch(const Case& c) {
   // Ours first, on a copy of the initial weights kept for the file.
   const size_t P = model.num_params();
   std::vector<float> init(model.params(), model.params() + P);
-  ScratchDir dir;
+  TempDir dir;
   save_params(dir / "model.safetensors", model.layout(), init.data(), {{"format", "pt"}});
   write_text(dir / "config.json", cfg.to_hf_json().dump(2));
   std::vector<TensorOut> bt;
