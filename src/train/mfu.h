@@ -12,7 +12,8 @@ namespace tlm {
 // GFLOP/s of ops::matmul_forward on 1024 x 1024 x 1024, run for about `seconds` after one
 // warm-up call.
 double measure_sgemm_gflops(double seconds = 0.3);
-// The same for the bf16 matmul of --dtype bf16 (ops::gemm_bf16, oneDNN); needs a build with it.
+// The same for the bf16 matmul of --dtype bf16 (oneDNN, packed weights, input already bf16, as
+// the model runs it); needs a build with oneDNN.
 double measure_bf16_gflops(double seconds = 0.3);
 
 // The mean number of keys a query attends to in this batch: mean over tokens of (pos + 1),
