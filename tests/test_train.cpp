@@ -299,8 +299,14 @@ TEST_F(TrainCli, SigtermFinishesTheStepSavesAndExitsCleanly) {
 TEST_F(TrainCli, SigkillAtRandomMomentsNeverLeavesALoadableCorruptCheckpoint) {
   const std::string ref = path("run_ref"), out = path("run_kill");
   const std::vector<std::string> flags = {"--steps", "30", "--save-every", "1", "--keep", "2", "--eval-every", "10"};
+  auto t0 = std::chrono::steady_clock::now();
   Result r = run(mini_args(ref, flags));
   ASSERT_EQ(r.rc, 0) << r.err;
+  // Kill delays are fractions of how long a whole run takes on this machine, so a fast machine
+  // does not finish the run before enough kills landed (nor a slow one see only start-ups).
+  const auto full_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  const uint32_t early_us = uint32_t(std::max<int64_t>(1000, full_us.count() / 4));
+  const uint32_t late_us = uint32_t(std::max<int64_t>(1000, full_us.count() / 20));
   auto resume_flags = flags;
   resume_flags.push_back("--resume");
   Rng rng(2024);
@@ -315,7 +321,7 @@ TEST_F(TrainCli, SigkillAtRandomMomentsNeverLeavesALoadableCorruptCheckpoint) {
       while (metrics(out).size() <= before + 1 && std::chrono::steady_clock::now() - start < std::chrono::seconds(30))
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(rng.below(round % 2 ? 20000 : 150000)));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng.below(round % 2 ? late_us : early_us)));
     ::kill(pid, SIGKILL);
     int rc = wait_exit(pid);
     ASSERT_TRUE(rc == 128 + SIGKILL || rc == 0) << "rc " << rc << ": " << read_file(path("kill.err"));
