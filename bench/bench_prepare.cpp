@@ -122,12 +122,9 @@ bool run_peer(const std::string& script, const std::string& input, const std::st
   std::string cmd = std::string(python) + " " + shell_quote(script) + " " + shell_quote(input) + " " + shell_quote(out);
   for (int k = 0; k < repeat; ++k) {
     double t0 = now_s();
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return why = "cannot start " + cmd, false;
     std::string text;
-    char buf[4096];
-    while (size_t n = std::fread(buf, 1, sizeof buf, p)) text.append(buf, n);
-    int rc = ::pclose(p);
+    int rc = tlm::bench::run_capture(cmd, &text);
+    if (rc == -1) return why = "cannot start " + cmd, false;
     double s = now_s() - t0;
     fs::remove(out);
     if (rc != 0) return why = "peer failed (exit status " + std::to_string(rc) + ")", false;

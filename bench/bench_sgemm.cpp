@@ -119,11 +119,8 @@ int main(int argc, char** argv) {
   for (const Library& lib : kLibraries) {
     std::string cmd = tlm::bench::shell_quote(argv[0]) + " --only " + lib.name + " --threads " +
                       std::to_string(threads) + " --reps " + std::to_string(reps);
-    FILE* p = popen(cmd.c_str(), "r");
     std::string out;
-    char buf[4096];
-    while (p && fgets(buf, sizeof buf, p)) out += buf;
-    if (p) pclose(p);
+    tlm::bench::run_capture(cmd, &out);
     json r = json::parse(out, nullptr, false);
     if (r.is_discarded()) r = json{{"library", lib.name}, {"error", "child failed"}};
     results.push_back(r);

@@ -100,12 +100,9 @@ json node(const std::string& repo, const std::string& env, const std::string& sc
           const std::vector<std::string>& args) {
   std::string cmd = env + " node " + quote(repo + "/tests/node/" + script);
   for (const std::string& a : args) cmd.append(" ").append(quote(a));
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) throw tlm::UserError(script, "cannot start node");
   std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int rc = ::pclose(p);
+  int rc = tlm::bench::run_capture(cmd, &out);
+  if (rc == -1) throw tlm::UserError(script, "cannot start node");
   if (rc != 0) throw tlm::user_error(script, "failed (status %d): %s", rc, out.c_str());
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   size_t nl = out.rfind('\n');

@@ -3,6 +3,7 @@
 // exists) so the disk never times a CPU benchmark.
 #pragma once
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -33,6 +34,17 @@ inline std::string shell_quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
+}
+
+// Runs `cmd` through the shell and returns its exit status (-1 if it could not start); its
+// standard output goes to *out.
+inline int run_capture(const std::string& cmd, std::string* out) {
+  out->clear();
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out->append(buf, n);
+  return ::pclose(p);
 }
 
 // A fresh directory named <prefix>XXXXXX under /dev/shm (or `fallback_parent`).

@@ -26,6 +26,7 @@
 #include "core/rng.h"
 #include "core/threads.h"
 #include "model/llama.h"
+#include "train/mfu.h"
 #include "ops/adamw.h"
 #include "ops/matmul.h"
 #include "ops/matmul_bf16.h"
@@ -49,48 +50,6 @@ tlm::ModelConfig model_config(const BenchConfig& b) {
   c.vocab_size = b.V, c.max_seq_len = b.T, c.dim = b.C, c.n_layers = b.L, c.n_heads = b.H, c.n_kv_heads = b.H;
   c.head_dim = b.C / b.H, c.ffn_dim = b.F;
   return c;
-}
-
-// The sgemm peak of the BLAS we link, through our own matmul op: the best of a few square and
-// model-shaped products (what MFU is measured against).
-double measure_sgemm_peak() {
-  double best = 0;
-  for (int n : {1024, 2048}) {
-    tlm::AlignedBuffer<float> a(size_t(n) * n), w(size_t(n) * n), out(size_t(n) * n);
-    tlm::Rng rng(3);
-    for (auto& x : a) x = rng.uniform();
-    for (auto& x : w) x = rng.uniform();
-    tlm::ops::matmul_forward(out.data(), a.data(), w.data(), n, n, n);
-    for (int r = 0; r < 3; r++) {
-      double t0 = tlm::bench::now_s();
-      tlm::ops::matmul_forward(out.data(), a.data(), w.data(), n, n, n);
-      best = std::max(best, 2.0 * n * n * n / (tlm::bench::now_s() - t0));
-    }
-  }
-  return best;
-}
-
-// The same for bf16 products with fp32 accumulation (oneDNN), measured as the model runs them:
-// weights packed once per step, inputs already rounded to bf16, so only the product is timed.
-// The bf16 rows' MFU is measured against it.
-double measure_bf16_peak() {
-  double best = 0;
-  for (int n : {1024, 2048}) {
-    tlm::AlignedBuffer<float> tmp(size_t(n) * n), out(size_t(n) * n);
-    tlm::AlignedBuffer<tlm::ops::bf16> a(size_t(n) * n);
-    tlm::AlignedBuffer<uint8_t> w(tlm::ops::bf16_weight_bytes(n, n));
-    tlm::Rng rng(3);
-    for (auto& x : tmp) x = rng.uniform();
-    tlm::ops::to_bf16(a.data(), tmp.data(), a.size());
-    tlm::ops::pack_bf16_weight(w.data(), tmp.data(), n, n);
-    tlm::ops::matmul_bf16_forward_rounded(out.data(), a.data(), w.data(), n, n, n);
-    for (int r = 0; r < 3; r++) {
-      double t0 = tlm::bench::now_s();
-      tlm::ops::matmul_bf16_forward_rounded(out.data(), a.data(), w.data(), n, n, n);
-      best = std::max(best, 2.0 * n * n * n / (tlm::bench::now_s() - t0));
-    }
-  }
-  return best;
 }
 
 struct Result {
@@ -146,11 +105,8 @@ json run_peer(const std::string& script, const BenchConfig& bc, bool autocast, i
   cmd << "/usr/bin/python3 " << tlm::bench::shell_quote(script) << " --V " << bc.V << " --T " << bc.T << " --C "
       << bc.C << " --L " << bc.L << " --H " << bc.H << " --F " << bc.F << " --B " << bc.B << " --steps " << steps
       << " --warmup " << warmup << " --threads " << threads << (autocast ? " --autocast" : "");
-  FILE* p = popen(cmd.str().c_str(), "r");
   std::string out;
-  char buf[4096];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  int rc = p ? pclose(p) : -1;
+  int rc = tlm::bench::run_capture(cmd.str(), &out);
   size_t nl = out.rfind('{');
   json j = nl == std::string::npos ? json() : json::parse(out.substr(nl), nullptr, false);
   if (rc != 0 || j.is_discarded() || j.is_null()) return json{{"error", "peer failed: " + out}};
@@ -197,8 +153,8 @@ int main(int argc, char** argv) {
   tlm::set_num_threads(threads);
   double peak = 0, peak_bf16 = 0;
   for (int r = 0; r < repeat; r++) {
-    peak = std::max(peak, measure_sgemm_peak());
-    if (want_bf16) peak_bf16 = std::max(peak_bf16, measure_bf16_peak());
+    peak = std::max(peak, tlm::measure_sgemm_gflops(1.0) * 1e9);
+    if (want_bf16) peak_bf16 = std::max(peak_bf16, tlm::measure_bf16_gflops(1.0) * 1e9);
   }
   std::printf("CPU %s, %d threads, measured sgemm peak %.1f GFLOP/s", tlm::bench::cpu_model().c_str(), threads,
               peak / 1e9);
