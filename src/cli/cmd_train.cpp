@@ -1,6 +1,12 @@
 // `tweetlm train`: flags of the training loop (src/train/trainer.h), named as llm.c and
 // nanoGPT users expect. Parsing and printing only. The global thread count stays reachable as
 // -t/--threads (this command defines no -t of its own).
+//
+// Started by a launcher (mpirun, srun, ...: dist::detect_launch) with more than one process, it
+// joins the MPI job: each rank gets cores / (ranks on this node) threads unless -t says
+// otherwise, only rank 0 prints, and an error on any rank is printed and ends the whole job
+// (MPI_Abort) instead of leaving the others waiting.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -8,6 +14,9 @@
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "core/log.h"
+#include "core/threads.h"
+#include "dist/comm.h"
 #include "infer/generate.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
@@ -151,13 +160,48 @@ Runner add_train_model(CLI::App& app) {
   add(cmd->add_option("--stop-after", o->stop_after, "Stop (with a checkpoint) after this step, keeping the schedule of --steps")
           ->check(CLI::Range(int64_t{1}, int64_t{1} << 40)),
       "stop_after");
+  add(cmd->add_option("--zero", o->zero, "Optimizer sharding over the processes: 0 (plain data parallel) or 1 (ZeRO-1)")
+          ->capture_default_str()
+          ->check(CLI::Range(0, 1)),
+      "zero");
+  add(cmd->add_option("--bucket-mb", o->bucket_mb, "Gradient all-reduce bucket size in MB (overlaps backward)")
+          ->capture_default_str()
+          ->check(number_above(0, false)),
+      "bucket_mb");
+  auto timeout = std::make_shared<double>(600);
+  cmd->add_option("--comm-timeout", *timeout, "Seconds a collective waits for the other processes before ending the job")
+      ->capture_default_str()
+      ->check(number_above(0, false));
+  CLI::Option* threads_flag = app.get_option("--threads");
   return [=]() {
     std::set<std::string> given;
     for (const auto& [opt, key] : *keyed)
       if (opt->count() > 0) given.insert(key);
     TrainOptions options = *o;
     options.sampler = sample_tweets;
-    TrainResult r = train(options, given);
+    const dist::LaunchInfo launch = dist::detect_launch();
+    std::unique_ptr<dist::Communicator> comm;
+    if (launch.size > 1) {
+      comm = dist::make_mpi_comm();
+      comm->set_timeout(*timeout);
+      if (threads_flag->count() == 0) set_num_threads(std::max(1, hardware_threads() / launch.local_size));
+      if (comm->rank() != 0 && log_level() < LogLevel::warn) set_log_level(LogLevel::warn);
+      options.comm = comm.get();
+    }
+    TrainResult r;
+    try {
+      r = train(options, given);
+    } catch (const std::exception& e) {
+      if (!comm || comm->size() == 1) throw;
+      // One line per failing rank, then the whole job ends: the others may be waiting for us.
+      const bool user = dynamic_cast<const UserError*>(&e) != nullptr;
+      const bool timeout_msg = dynamic_cast<const dist::CommTimeout*>(&e) != nullptr;
+      std::string where = comm->rank() == 0 || timeout_msg ? "" : strprintf("rank %d: ", comm->rank());
+      std::fprintf(stderr, "tweetlm: %s%s%s\n", user ? "error: " : "internal error: ", where.c_str(), e.what());
+      std::fflush(stderr);
+      comm->abort(user ? 2 : 1);
+    }
+    if (comm && comm->rank() != 0) return 0;
     if (r.step == r.first_step && !r.stopped_early) {
       std::printf("nothing to do: the run in %s is complete at step %lld (give a larger --steps to extend it)\n",
                   options.out_dir.c_str(), static_cast<long long>(r.step));

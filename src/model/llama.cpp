@@ -181,7 +181,7 @@ void Llama::zero_grad() {
   }
 }
 
-void Llama::backward(const Batch& batch, float loss_scale) {
+void Llama::backward(const Batch& batch, float loss_scale, const GradsReady& ready) {
   TLM_CHECK(acts_, "backward() on a model built without activations");
   TLM_CHECK(batch.B == last_B_ && batch.T == last_T_, "backward() on a different batch than forward()");
   if (grads_.size() != layout_.total()) zero_grad();
@@ -202,6 +202,7 @@ void Llama::backward(const Batch& batch, float loss_scale) {
   zero(a.dres, size_t(N) * C);
   ops::rmsnorm_backward(a.dres.data(), g_.norm, a.dln.data(), a.residual[cfg_.n_layers].data(), w_.norm,
                         a.rstdf.data(), N, C);
+  if (ready) ready(size_t(g_.norm - grads_.data()));
 
   for (int l = cfg_.n_layers - 1; l >= 0; l--) {
     const LayerWeights& w = w_.layers[l];
@@ -227,8 +228,10 @@ void Llama::backward(const Batch& batch, float loss_scale) {
     linear_backward(a.dln.data(), g.wqkv, a.dqkv.data(), la.ln1.data(), la.ln1_bf16.data(), w.wqkv, N, C, QKV);
     ops::rmsnorm_backward(a.dres.data(), g.attn_norm, a.dln.data(), a.residual[l].data(), w.attn_norm,
                           la.rstd1.data(), N, C);
+    if (ready) ready(size_t(g.attn_norm - grads_.data()));
   }
   ops::embedding_backward(g_.embed, a.dres.data(), batch.tokens.data(), N, C);
+  if (ready) ready(0);
 }
 
 }  // namespace tlm

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,9 +71,13 @@ class Llama {
   const float* losses() const;
 
   void zero_grad();
+  // Called during backward with an offset `from`: the gradients [from, num_params()) are final
+  // for this batch (the head and final norm first, then each layer from the last, then the
+  // embedding with from = 0). Data parallelism starts all-reducing those buckets meanwhile.
+  using GradsReady = std::function<void(size_t from)>;
   // Accumulates d(loss_scale * mean loss)/d(params) into grads(). The last call must have been
   // forward() with compute_loss, on the same batch.
-  void backward(const Batch& batch, float loss_scale = 1.0f);
+  void backward(const Batch& batch, float loss_scale = 1.0f, const GradsReady& ready = {});
 
   // The final hidden states [B*T, C] (after the final norm) of the last forward: embeddings
   // for search and classification (later issues).

@@ -4,6 +4,7 @@
 // applied updates only: a skipped (non-finite) step does not advance it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,28 +17,39 @@ namespace tlm {
 
 class AdamW {
  public:
-  explicit AdamW(const ParamLayout& layout);
+  // State for the parameters [lo, hi) of the flat buffer (ZeRO-1 gives each rank one part; the
+  // default is all of it).
+  explicit AdamW(const ParamLayout& layout, size_t lo = 0, size_t hi = SIZE_MAX);
 
-  // One update of every parameter. `hyper.weight_decay` is the decay of decayed tensors; the
-  // others get 0. grad_scale folds in clipping.
+  // One update of the parameters [lo, hi): `params` and `grads` point at element lo.
+  // `hyper.weight_decay` is the decay of decayed tensors; the others get 0. grad_scale folds in
+  // clipping.
   void step(float* params, const float* grads, const ops::AdamWHyper& hyper, float grad_scale);
 
   int64_t t() const { return t_; }
+  size_t lo() const { return lo_; }
+  size_t size() const { return m_.size(); }
   float* m() { return m_.data(); }
   float* v() { return v_.data(); }
+  const float* m() const { return m_.data(); }
+  const float* v() const { return v_.data(); }
 
   // optimizer.safetensors: tensors "m.<HF name>" and "v.<HF name>" plus metadata {"t": ...}.
+  // Needs the whole state (a sharded run gathers it and calls write()).
   void save(const std::string& path) const;
-  // UserError naming the file for a missing tensor or a shape mismatch.
+  static void write(const std::string& path, const ParamLayout& layout, const float* m, const float* v, int64_t t);
+  // Reads this object's part of a whole-model file (any world size wrote it). UserError naming
+  // the file for a missing tensor or a shape mismatch.
   void load(const std::string& path);
 
  private:
   struct Range {
-    size_t offset, size;
+    size_t offset, size;  // relative to lo
     bool decay;
   };
   const ParamLayout* layout_;
-  std::vector<Range> ranges_;  // for_each_param order, each storage range once
+  size_t lo_, hi_;
+  std::vector<Range> ranges_;  // for_each_param order, each storage range once, clipped to [lo, hi)
   AlignedBuffer<float> m_, v_;
   int64_t t_ = 0;
 };

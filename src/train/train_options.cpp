@@ -23,7 +23,6 @@ constexpr Field kFields[] = {
     {"context", "-T", Kind::fixed},
     {"grad_accum", "--grad-accum", Kind::fixed},
     {"seed", "--seed", Kind::fixed},
-    {"world", "the process count", Kind::fixed},
     {"lr", "--lr", Kind::numeric},
     {"min_lr", "--min-lr", Kind::numeric},
     {"warmup", "--warmup", Kind::numeric},
@@ -42,6 +41,8 @@ constexpr Field kFields[] = {
     {"sample_every", "--sample-every", Kind::free},
     {"log_every", "--log-every", Kind::free},
     {"stop_after", "--stop-after", Kind::free},
+    {"zero", "--zero", Kind::free},
+    {"bucket_mb", "--bucket-mb", Kind::free},
 };
 
 bool is_preset(const std::string& name) {
@@ -116,6 +117,8 @@ nlohmann::json options_to_json(const TrainOptions& o) {
           {"sample_every", o.sample_every},
           {"log_every", o.log_every},
           {"stop_after", o.stop_after},
+          {"zero", o.zero},
+          {"bucket_mb", o.bucket_mb},
           {"preset", o.model.preset},
           {"tie", o.model.tie}};
 }
@@ -142,12 +145,13 @@ TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o, const st
     get("save_every", o.save_every);
     get("keep", o.keep);
     get("seed", o.seed);
-    get("world", o.world);
     get("max_bad_steps", o.max_bad_steps);
     get("peak_gflops", o.peak_gflops);
     get("sample_every", o.sample_every);
     get("log_every", o.log_every);
     get("stop_after", o.stop_after);
+    get("zero", o.zero);
+    get("bucket_mb", o.bucket_mb);
     get("preset", o.model.preset);
     get("tie", o.model.tie);
   } catch (const nlohmann::json::exception& e) {

@@ -24,6 +24,9 @@
 #include "model/config.h"
 
 namespace tlm {
+namespace dist {
+class Communicator;
+}
 
 class Llama;
 class Tokenizer;
@@ -70,7 +73,12 @@ struct TrainOptions {
   int64_t sample_every = -1; // < 0: with each evaluation; 0: never
   int64_t log_every = 1;
   int64_t stop_after = 0;    // stop (with a checkpoint) after this step, keeping the schedule of --steps
-  int rank = 0, world = 1;   // data parallel (the loader divides windows; no collectives yet)
+  // Data parallel: the communicator of the job (null: one process). rank and world are set
+  // from it by train(); world is recorded in state.json, and a resume may change it.
+  dist::Communicator* comm = nullptr;
+  int rank = 0, world = 1;
+  int zero = 0;              // 1: ZeRO-1 (AdamW state and update sharded over the ranks)
+  double bucket_mb = 25;     // gradient all-reduce bucket size (MB), as PyTorch DDP's default
   SampleFn sampler;          // hook for generated samples; empty: none printed
 };
 

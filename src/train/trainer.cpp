@@ -1,7 +1,13 @@
 // The training loop (see trainer.h). One step: zero the gradients, run grad_accum micro-batches
-// (each backward scaled by 1/grad_accum, so the gradient is the mean over the step's tokens),
-// take the global gradient norm over the flat gradient buffer, skip the step if the loss or the
-// norm is not finite, else clip and apply AdamW with the scheduled rate.
+// (each backward scaled by 1/(grad_accum x world), so after the sum over ranks the gradient is
+// the mean over the step's tokens), synchronise the gradients (dist/data_parallel.h: bucketed
+// all-reduce overlapping backward, or ZeRO-1's reduce-scatter), take the global gradient norm,
+// skip the step if the loss or the norm is not finite, else clip and apply AdamW with the
+// scheduled rate. Every decision that ends or skips a step (loss, norm, a stop signal) is made
+// from values all-reduced across ranks, so all ranks take it together.
+//
+// With several ranks, rank 0 alone logs, writes metrics and checkpoints; OUT must be on a
+// filesystem every rank sees (they read the checkpoint rank 0 chose when resuming).
 #include "train/trainer.h"
 
 #include <csignal>
@@ -12,6 +18,12 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <thread>
+#include <utility>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/check.h"
 #include "core/file.h"
@@ -20,6 +32,8 @@
 #include "core/metrics.h"
 #include "core/progress.h"
 #include "core/threads.h"
+#include "dist/comm.h"
+#include "dist/data_parallel.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
 #include "model/params_io.h"
@@ -87,6 +101,27 @@ std::set<int64_t> nan_injection_steps() {
   return steps;
 }
 
+// TLM_TEST_FAULT="kill:RANK:STEP" or "hang:RANK:STEP": that rank kills itself with SIGKILL, or
+// stops responding forever, when step STEP (1-based) begins. Test-only (the failure tests).
+void maybe_inject_fault(int rank, int64_t step) {
+  const char* env = std::getenv("TLM_TEST_FAULT");
+  if (!env) return;
+  char what[8] = {};
+  int r = -1;
+  long long at = -1;
+  if (std::sscanf(env, "%7[a-z]:%d:%lld", what, &r, &at) != 3 || r != rank || at != step) return;
+  if (std::string(what) == "kill") raise(SIGKILL);
+  if (std::string(what) == "hang")
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+// Peak resident memory of this process, in MB.
+double peak_rss_mb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_maxrss) / 1024.0;
+}
+
 // Keeps only the metrics records of steps <= `step` (a resumed run rewrites what the abandoned
 // part of the run logged, so metrics.jsonl is the curve of the run as it continues). A torn last
 // line from a killed process is dropped too.
@@ -125,11 +160,28 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   if (path_exists(opt.out_dir) && !is_directory(opt.out_dir))
     throw user_error(opt.out_dir, "exists and is not a directory");
 
-  // Resume or start: a fresh run refuses a directory that already holds checkpoints.
+  std::unique_ptr<dist::Communicator> self_comm;
+  if (!opt.comm) {
+    self_comm = dist::make_self_comm();
+    opt.comm = self_comm.get();
+  }
+  dist::Communicator& comm = *opt.comm;
+  const bool root = comm.rank() == 0;
+  if (opt.zero != 0 && opt.zero != 1) throw user_error("--zero", "must be 0 or 1, got %d", opt.zero);
+  if (!(opt.bucket_mb > 0)) throw user_error("--bucket-mb", "must be positive, got %g", opt.bucket_mb);
+
+  // Resume or start: a fresh run refuses a directory that already holds checkpoints. Rank 0
+  // chooses the checkpoint; the others open the same one.
   std::optional<CheckpointEntry> ck;
   CheckpointInfo info;
   if (opt.resume) {
-    ck = find_latest_checkpoint(opt.out_dir);
+    int64_t chosen = -1;
+    if (root) {
+      ck = find_latest_checkpoint(opt.out_dir);
+      if (ck) chosen = ck->step;
+    }
+    comm.broadcast(&chosen, sizeof chosen, 0);
+    if (!root && chosen >= 0) ck = CheckpointEntry{chosen, join(opt.out_dir, checkpoint_name(chosen))};
     if (!ck) log_info("train: no valid checkpoint in %s, starting a new run", opt.out_dir.c_str());
   } else if (!list_checkpoints(opt.out_dir).empty()) {
     throw user_error(opt.out_dir, "already holds checkpoints (step_*); pass --resume to continue that run, or "
@@ -140,6 +192,11 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     if (!info.state.contains("options")) throw user_error(ck->path + "/state.json", "no \"options\"");
     opt = merge_resume_options(opt, given, info.state["options"], ck->path);
   }
+  opt.rank = comm.rank();
+  opt.world = comm.size();
+  if (ck && info.state.value("world_size", 1) != opt.world)
+    log_warn("train: %s was trained by %d processes, this run has %d: the tokens per step change with them",
+             ck->path.c_str(), info.state.value("world_size", 1), opt.world);
 
   // Tokenizer: the checkpoint's copy when resuming (a --tokenizer given too must match it).
   std::string tok_path = ck ? info.tokenizer_path : opt.tokenizer_path;
@@ -199,9 +256,16 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
 
   std::unique_ptr<Llama> model_ptr;
   std::unique_ptr<AdamW> adam_ptr;
+  // This rank's part of the flat buffer: its ZeRO-1 shard, and its share of the gradient norm.
+  const dist::Shards shards(cfg.num_params(), opt.rank, opt.world);
+  AlignedBuffer<float> grad_shard;
   try {
     model_ptr = std::make_unique<Llama>(cfg, opt.B, opt.T);
-    adam_ptr = std::make_unique<AdamW>(model_ptr->layout());
+    TLM_CHECK(model_ptr->num_params() == cfg.num_params(), "layout of %zu != %zu parameters",
+              model_ptr->num_params(), size_t(cfg.num_params()));
+    adam_ptr = opt.zero ? std::make_unique<AdamW>(model_ptr->layout(), shards.lo, shards.hi)
+                        : std::make_unique<AdamW>(model_ptr->layout());
+    if (opt.zero) grad_shard.reset(shards.hi - shards.lo);
   } catch (const std::bad_alloc&) {
     throw user_error("-b/-T", "out of memory for a %.2fM-parameter model with activations for %d x %d tokens; use a "
                      "smaller -b, -T or model", double(cfg.num_params()) / 1e6, opt.B, opt.T);
@@ -210,8 +274,10 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   AdamW& adam = *adam_ptr;
   model.set_precision(parse_precision(opt.dtype, "--dtype"));
   DataLoader loader(train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
-  make_dirs(opt.out_dir);
-  remove_stale_temporaries(opt.out_dir);
+  if (root) {
+    make_dirs(opt.out_dir);
+    remove_stale_temporaries(opt.out_dir);
+  }
   RunState st;
   const std::string metrics_path = join(opt.out_dir, "metrics.jsonl");
   if (ck) {
@@ -232,23 +298,32 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     } catch (const nlohmann::json::exception& e) {
       throw user_error(ck->path + "/state.json", "bad training state: %s", e.what());
     }
-    remove_checkpoints_after(opt.out_dir, st.step);
-    truncate_metrics(metrics_path, st.step);
+    comm.barrier();  // every rank has read the checkpoint before rank 0 tidies OUT
+    if (root) {
+      remove_checkpoints_after(opt.out_dir, st.step);
+      truncate_metrics(metrics_path, st.step);
+    }
     log_info("train: resuming from %s (step %lld of %lld)", ck->path.c_str(), static_cast<long long>(st.step),
              static_cast<long long>(opt.steps));
   } else {
     model.init(opt.seed);
     std::error_code ec;
-    fs::remove(metrics_path, ec);  // a new run's curve starts empty
+    if (root) fs::remove(metrics_path, ec);  // a new run's curve starts empty
   }
-  MetricsWriter metrics(metrics_path);
+  // Every rank starts from rank 0's parameters (they agree already; this makes it a fact).
+  comm.broadcast(model.params(), model.num_params() * sizeof(float), 0);
+  MetricsWriter metrics(root ? metrics_path : "");
 
   // MFU of a bf16 run is measured against the bf16 matmul peak, not the (about half) sgemm one.
   const bool bf16 = model.precision() == Precision::bf16;
-  const double peak_gflops =
+  // Peaks are per rank; the job's peak is their sum (MFU compares it with the job's tokens/s).
+  double peak_gflops =
       opt.peak_gflops > 0 ? opt.peak_gflops : bf16 ? measure_bf16_gflops(0.3) : measure_sgemm_gflops(0.3);
+  comm.all_reduce_sum(&peak_gflops, 1);
   const auto eval_set = eval_windows(val_data, opt.T, opt.eval_tokens, opt.rank, opt.world);
-  if (eval_set.empty())
+  double eval_total = double(eval_set.size());
+  comm.all_reduce_sum(&eval_total, 1);
+  if (eval_total == 0)
     log_warn("%s: no validation windows (val split of %llu tokens): no validation loss", opt.data_dir.c_str(),
              static_cast<unsigned long long>(val_data.size()));
   log_info("train: model %s: %.2fM parameters (V%d T%d C%d L%d H%d KV%d D%d F%d%s), %d threads", opt.model.preset.c_str(),
@@ -258,6 +333,15 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
            static_cast<long long>(opt.steps), static_cast<long long>(tokens_per_step), opt.B, opt.T, opt.grad_accum,
            static_cast<unsigned long long>(loader.num_windows()), peak_gflops,
            opt.peak_gflops > 0 ? " (--peak-gflops)" : bf16 ? " (measured bf16 matmul, --dtype bf16)" : " (measured sgemm)");
+  {
+    const double mb = 1.0 / (1 << 20), n = double(cfg.num_params());
+    log_info("train: %d process%s (%s)%s; memory per rank: parameters %.1f MB, gradients %.1f MB, AdamW state %.1f MB%s",
+             opt.world, opt.world > 1 ? "es" : "", comm.backend(), opt.zero ? ", ZeRO-1" : "", 4 * n * mb, 4 * n * mb,
+             8 * double(adam.size()) * mb, opt.zero ? strprintf(" (1/%d of %.1f MB)", opt.world, 8 * n * mb).c_str() : "");
+  }
+  std::unique_ptr<dist::GradBuckets> buckets;
+  if (opt.world > 1 && !opt.zero)
+    buckets = std::make_unique<dist::GradBuckets>(comm, model.layout(), size_t(opt.bucket_mb * (1 << 20)));
 
   const std::set<int64_t> inject_nan = nan_injection_steps();
   const std::vector<uint32_t> no_bytes;
@@ -267,15 +351,31 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   result.total_steps = opt.steps;
   result.last_val_loss = std::numeric_limits<double>::quiet_NaN();
 
+  // Collective: with ZeRO-1 the AdamW state is gathered on rank 0, which alone writes.
   auto save = [&](int64_t step) {
-    if (!all_finite(model.params(), model.num_params()) || !all_finite(adam.m(), model.num_params()) ||
-        !all_finite(adam.v(), model.num_params()))
+    double bad = !all_finite(model.params(), model.num_params()) || !all_finite(adam.m(), adam.size()) ||
+                 !all_finite(adam.v(), adam.size());
+    comm.all_reduce_sum(&bad, 1);
+    if (bad > 0)
       throw user_error("training", "the parameters are no longer finite at step %lld (the run diverged): not saved; "
                        "lower --lr or --clip%s%s", static_cast<long long>(step),
                        result.checkpoint.empty() ? "" : "; last checkpoint: ", result.checkpoint.c_str());
+    AlignedBuffer<float> m_full, v_full;
+    if (opt.zero) {
+      if (root) {
+        m_full.reset(model.num_params(), false);
+        v_full.reset(model.num_params(), false);
+      }
+      comm.gather(adam.m(), m_full.data(), shards.counts, 0);
+      comm.gather(adam.v(), v_full.data(), shards.counts, 0);
+    }
+    if (!root) return;
     CheckpointWriter w(opt.out_dir, step);
-    save_params(w.file("model.safetensors"), model.layout(), model.params(), {{"format", "pt"}});
-    adam.save(w.file("optimizer.safetensors"));
+    save_params(w.file("model.safetensors"), model.layout(), std::as_const(model).params(), {{"format", "pt"}});
+    if (opt.zero)
+      AdamW::write(w.file("optimizer.safetensors"), model.layout(), m_full.data(), v_full.data(), adam.t());
+    else
+      adam.save(w.file("optimizer.safetensors"));
     atomic_write_file(w.file("config.json"), cfg.to_hf_json().dump(2) + "\n");
     atomic_write_file(w.file("tokenizer.json"), tok_text);
     LoaderPosition p = loader.position();
@@ -306,27 +406,53 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   using clock = std::chrono::steady_clock;
   const auto run_start = clock::now();
   if (st.step >= opt.steps) log_info("train: the run is already complete at step %lld", static_cast<long long>(st.step));
+  const int micro_total = opt.grad_accum * opt.world;  // micro-batches per step, all ranks
   while (st.step < opt.steps) {
+    maybe_inject_fault(opt.rank, st.step + 1);
     const auto t0 = clock::now();
     model.zero_grad();
+    // A NaN on one rank (the last) must reach every rank's decision through the reduction.
+    if (inject_nan.count(st.step + 1) && opt.rank == opt.world - 1)
+      model.grads()[0] = std::numeric_limits<float>::quiet_NaN();
     double loss_sum = 0, keys_sum = 0;
     for (int micro = 0; micro < opt.grad_accum; ++micro) {
       loader.next(batch, eos);
       loss_sum += double(model.forward(batch));
-      model.backward(batch, 1.0f / float(opt.grad_accum));
+      if (buckets && micro + 1 == opt.grad_accum)  // the last backward overlaps the all-reduce
+        model.backward(batch, 1.0f / float(micro_total), [&](size_t from) { buckets->ready(model.grads(), from); });
+      else
+        model.backward(batch, 1.0f / float(micro_total));
       keys_sum += mean_attended_keys(batch);
     }
-    // Data parallel (a later issue): all-reduce the gradients and the loss here.
-    if (inject_nan.count(st.step + 1)) model.grads()[0] = std::numeric_limits<float>::quiet_NaN();
-    const double loss = loss_sum / opt.grad_accum;
-    const double grad_norm = std::sqrt(ops::sum_squares(model.grads(), model.num_params()));
+    // Gradients: summed over ranks (all of them, or this rank's ZeRO-1 shard); then one
+    // all-reduce of the step's scalars, from which every rank takes the same decisions.
+    const float* my_grads = model.grads() + shards.lo;
+    if (buckets) buckets->finish(model.grads());
+    if (opt.zero) {
+      comm.reduce_scatter_sum(model.grads(), grad_shard.data(), shards.counts);
+      my_grads = grad_shard.data();
+    }
+    const bool stop_requested = g_stop_signal != 0 || (opt.stop_after > 0 && st.step + 1 >= opt.stop_after);
+    double stats[4] = {loss_sum, keys_sum, stop_requested ? 1.0 : 0.0,
+                       opt.world > 1 ? ops::sum_squares(my_grads, shards.hi - shards.lo)
+                                     : ops::sum_squares(model.grads(), model.num_params())};
+    comm.all_reduce_sum(stats, 4);
+    const double loss = stats[0] / micro_total;
+    keys_sum = stats[1] * opt.grad_accum / micro_total;
+    const double grad_norm = std::sqrt(stats[3]);
     const double lr = sched.lr_at(st.step);
     const bool finite = std::isfinite(loss) && std::isfinite(grad_norm);
     if (finite) {
       ops::AdamWHyper h;
       h.lr = float(lr);
       h.weight_decay = float(opt.wd);
-      adam.step(model.params(), model.grads(), h, ops::clip_scale(grad_norm, float(opt.clip)));
+      const float clip = ops::clip_scale(grad_norm, float(opt.clip));
+      if (opt.zero) {
+        adam.step(model.params() + shards.lo, my_grads, h, clip);
+        comm.all_gather(model.params(), shards.counts);
+      } else {
+        adam.step(model.params(), model.grads(), h, clip);
+      }
       st.bad_in_row = 0;
     } else {
       ++st.bad_total;
@@ -342,7 +468,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     metrics.write(rec);
     result.last_loss = loss;
     if (!finite) {
-      log_warn("step %lld: non-finite %s: update skipped (%lld in a row, %lld in all)", static_cast<long long>(st.step),
+      if (root) log_warn("step %lld: non-finite %s: update skipped (%lld in a row, %lld in all)", static_cast<long long>(st.step),
                std::isfinite(loss) ? "gradient norm" : "loss", static_cast<long long>(st.bad_in_row),
                static_cast<long long>(st.bad_total));
       if (st.bad_in_row >= opt.max_bad_steps)
@@ -352,29 +478,36 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
                          result.checkpoint.empty() ? "" : "; last checkpoint: ", result.checkpoint.c_str());
     }
     const bool last = st.step == opt.steps;
-    if (opt.log_every > 0 && (st.step % opt.log_every == 0 || last || st.step == result.first_step + 1)) {
+    if (st.step == result.first_step + 1)
+      log_debug("train: rank %d: peak resident memory after the first step %.1f MB", opt.rank, peak_rss_mb());
+    if (root && opt.log_every > 0 && (st.step % opt.log_every == 0 || last || st.step == result.first_step + 1)) {
       double elapsed = std::chrono::duration<double>(clock::now() - run_start).count();
       double eta = elapsed / double(st.step - result.first_step) * double(opt.steps - st.step);
       log_info("step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.0f ms | %s tokens/s | MFU %.1f%% | ETA %s",
                static_cast<long long>(st.step), static_cast<long long>(opt.steps), loss, lr, grad_norm, secs * 1e3,
                format_quantity(tok_s, ProgressUnit::count).c_str(), 100.0 * mfu, format_duration(eta).c_str());
     }
-    if (!eval_set.empty() && ((opt.eval_every > 0 && st.step % opt.eval_every == 0) || last)) {
+    if (eval_total > 0 && ((opt.eval_every > 0 && st.step % opt.eval_every == 0) || last)) {
       EvalResult ev = evaluate(model, val_data, eval_set, opt.B, opt.T, eos);
+      double sums[2] = {ev.sum_nats, double(ev.tokens)};
+      comm.all_reduce_sum(sums, 2);
+      ev.sum_nats = sums[0];
+      ev.tokens = uint64_t(sums[1]);
+      ev.loss = sums[1] > 0 ? sums[0] / sums[1] : std::numeric_limits<double>::quiet_NaN();
       metrics.write({{"step", st.step}, {"val_loss", ev.loss}});
       result.last_val_loss = ev.loss;
       log_info("step %lld | val loss %.4f | val ppl %.2f (%llu tokens)", static_cast<long long>(st.step), ev.loss,
                ev.perplexity(), static_cast<unsigned long long>(ev.tokens));
     }
-    if (opt.sampler && sample_every > 0 && (st.step % sample_every == 0 || last)) {
+    if (root && opt.sampler && sample_every > 0 && (st.step % sample_every == 0 || last)) {
       for (const std::string& s : opt.sampler(model, tok, st.step)) log_info("sample | %s", s.c_str());
     }
-    const bool stop = g_stop_signal != 0 || (opt.stop_after > 0 && st.step >= opt.stop_after && !last);
+    const bool stop = stats[2] > 0 && !last;
     if ((opt.save_every > 0 && st.step % opt.save_every == 0) || last || stop) save(st.step);
     if (stop) {
       result.stopped_early = true;
-      if (g_stop_signal) log_info("train: stopped by signal %d at step %lld; continue with --resume", int(g_stop_signal),
-                                  static_cast<long long>(st.step));
+      if (!(opt.stop_after > 0 && st.step >= opt.stop_after))
+        log_info("train: stopped by a signal at step %lld; continue with --resume", static_cast<long long>(st.step));
       else log_info("train: stopped after step %lld (--stop-after); continue with --resume", static_cast<long long>(st.step));
       break;
     }
