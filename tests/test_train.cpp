@@ -31,6 +31,7 @@
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
 #include "fixtures.h"
+#include "train_fixture.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -40,64 +41,21 @@ namespace {
 
 using testing::TempDir;
 
-// Starts TLM_BINARY with `args` (and extra environment), stdout/stderr to files.
+using testing::RunResult;
+using Result = RunResult;
+
 pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err,
-            const std::vector<std::pair<std::string, std::string>>& env = {}) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    std::string bin = TLM_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
+            const testing::Env& env = {}) {
+  return testing::spawn_program(testing::tweetlm(args), out, err, env);
 }
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-struct Result {
-  int rc;
-  std::string out, err;
-};
+using testing::wait_exit;
 
 class TrainCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    // Synthetic tweets: short sentences from a small word list, so a tiny model learns fast.
-    const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "happy", "day", "for", "coffee", "rain", "sun",
-                           "we", "love", "new", "music", "game", "tonight", "so", "good", "@user", "http", "lol", "🙂"};
-    Rng rng(11);
-    make_dirs(path("prep"));
-    for (auto [split, n] : {std::pair<const char*, int>{"train", 400}, {"val", 60}, {"test", 30}}) {
-      std::ofstream f(path("prep/") + split + ".jsonl");
-      for (int i = 0; i < n; ++i) {
-        std::string text;
-        int len = 3 + int(rng.below(10));
-        for (int k = 0; k < len; ++k) {
-          if (k) text += ' ';
-          text += words[rng.below(24)];
-        }
-        f << json({{"id", std::to_string(i)}, {"text", text}}).dump() << "\n";
-      }
-    }
-    Result r = run({"-q", "tokenizer", "train", "-i", path("prep"), "-o", path("tok/tokenizer.json"), "--vocab", "320",
-                    "--min-frequency", "1"});
-    ASSERT_EQ(r.rc, 0) << r.err;
-    r = run({"-q", "tokenize", "-i", path("prep"), "-t", path("tok/tokenizer.json"), "-o", path("shards")});
-    ASSERT_EQ(r.rc, 0) << r.err;
+    std::string err = testing::make_tiny_corpus(dir_->path());
+    ASSERT_EQ(err, "");
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -105,11 +63,8 @@ class TrainCli : public ::testing::Test {
   }
   static std::string path(const std::string& n) { return (*dir_) / n; }
 
-  static Result run(const std::vector<std::string>& args, const std::vector<std::pair<std::string, std::string>>& env = {}) {
-    static int n = 0;
-    std::string out = (*dir_) / ("out" + std::to_string(n)), err = (*dir_) / ("err" + std::to_string(n++));
-    int rc = wait_exit(spawn(args, out, err, env));
-    return {rc, read_file(out), read_file(err)};
+  static Result run(const std::vector<std::string>& args, const testing::Env& env = {}) {
+    return testing::run_program(testing::tweetlm(args), dir_->path(), env);
   }
 
   // A tiny model, quick steps; the peak is given so no run spends 0.3 s measuring it. One
@@ -132,25 +87,8 @@ class TrainCli : public ::testing::Test {
     return train_args(out, more);
   }
 
-  static std::vector<json> metrics(const std::string& run_dir) {
-    std::vector<json> out;
-    std::ifstream f(run_dir + "/metrics.jsonl");
-    std::string line;
-    while (std::getline(f, line)) out.push_back(json::parse(line));
-    return out;
-  }
-
-  // The numbers that define a loss curve, per record: everything except timings.
-  static std::vector<std::string> curve(const std::vector<json>& m) {
-    std::vector<std::string> out;
-    for (json r : m) {
-      r.erase("ms");
-      r.erase("tokens_per_s");
-      r.erase("mfu");
-      out.push_back(r.dump());
-    }
-    return out;
-  }
+  static std::vector<json> metrics(const std::string& run_dir) { return testing::read_metrics(run_dir); }
+  static std::vector<std::string> curve(const std::vector<json>& m) { return testing::loss_curve(m); }
 
   static std::string file_hash(const std::string& p) {
     MappedFile m(p);
