@@ -161,6 +161,20 @@ TEST(Communicator, SplitCountsAndLaunchDetection) {
   ::unsetenv("SLURM_LOCALID");
 }
 
+// The NCCL communicator needs a GPU: without one it must refuse in one clear line (CI); with one
+// (the device machine) a one-rank communicator comes up.
+TEST(Communicator, NcclNeedsAGpuAndSaysSo) {
+  if (!dist::have_nccl()) GTEST_SKIP() << "skipped: built without CUDA/NCCL";
+  auto self = dist::make_self_comm();
+  try {
+    auto nccl = dist::make_nccl_comm(*self, 0);
+    EXPECT_STREQ(nccl->backend(), "nccl");
+    EXPECT_EQ(nccl->size(), 1);
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("no CUDA device"), std::string::npos) << e.what();
+  }
+}
+
 // --- training across processes ---------------------------------------------------------------
 
 class DistTrain : public ::testing::Test {

@@ -1,7 +1,7 @@
 // The communicator of data-parallel training: the handful of collectives the trainer needs
 // (all-reduce, reduce-scatter, all-gather, gather, broadcast, barrier), each with a timeout, behind
 // one interface, so the trainer never knows whether it talks to one process (SelfComm), to MPI on
-// host buffers (mpi_comm.cpp) or, later, to NCCL on device buffers.
+// host buffers (mpi_comm.cpp) or to NCCL on device buffers (nccl_comm.cpp).
 //
 // Failure model. MPI collectives have no timeout of their own and a dead or stopped peer makes
 // them wait forever, so every collective here is started non-blocking and polled against a
@@ -32,7 +32,7 @@ class Communicator {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  virtual const char* backend() const = 0;  // "self", "mpi"
+  virtual const char* backend() const = 0;  // "self", "mpi", "nccl"
 
   // Seconds a collective may wait for the other ranks before it fails (CommTimeout).
   void set_timeout(double seconds) { timeout_ = seconds; }
@@ -85,6 +85,16 @@ bool have_mpi();
 // MPI) and returns the world communicator; MPI is finalised when it is destroyed. UserError in a
 // build without MPI.
 std::unique_ptr<Communicator> make_mpi_comm();
+
+// Whether this build has the NCCL communicator (CUDA toolkit with NCCL found at build time).
+bool have_nccl();
+// NCCL on device buffers: every pointer given to its collectives is CUDA device memory, and the
+// collectives run on the communicator's own stream (each call returns when its result is ready;
+// start_all_reduce_sum only enqueues). Bootstrapped over `bootstrap` (the MPI communicator):
+// rank 0 creates the ncclUniqueId and broadcasts it. Uses GPU local_rank % (visible GPUs).
+// A timeout aborts the NCCL communicator (ncclCommAbort) before CommTimeout is thrown, so no
+// kernel stays blocked on a lost peer. UserError without NCCL or without a GPU.
+std::unique_ptr<Communicator> make_nccl_comm(Communicator& bootstrap, int local_rank);
 
 // Splits n elements into `parts` contiguous near-equal parts (the first n % parts get one more),
 // the shard layout of ZeRO-1 and of reduce_scatter_sum / all_gather.

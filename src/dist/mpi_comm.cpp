@@ -164,18 +164,23 @@ class MpiComm final : public Communicator {
     return d;
   }
 
-  // Polls until the requests complete, answering pings; spins briefly first (low latency), then
-  // sleeps between polls so a waiting rank does not burn the core its peer computes on.
+  // Polls until the requests complete, answering pings. MPI moves a large message forward only
+  // inside MPI calls, so for the first half second the loop polls back to back (yielding the
+  // core to any thread that wants it); after that it is waiting for a slow or lost peer and
+  // sleeps between polls, so it does not burn the core that peer may need.
   void wait(MPI_Request* reqs, int n, const char* what) {
     const auto start = clock::now();
     for (long polls = 0;; ++polls) {
       int done = 0;
       MPI_CHECK(MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE));
       if (done) return;
-      answer_pings();
-      if (polls < 2000) continue;
-      std::this_thread::sleep_for(std::chrono::microseconds(polls < 20000 ? 20 : 200));
-      if (std::chrono::duration<double>(clock::now() - start).count() > timeout_) on_timeout(what);
+      if (polls % 64 == 0) answer_pings();
+      const double waited = std::chrono::duration<double>(clock::now() - start).count();
+      if (waited > timeout_) on_timeout(what);
+      if (waited < 0.5)
+        std::this_thread::yield();
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   }
 
