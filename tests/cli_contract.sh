@@ -139,5 +139,20 @@ printf 'hello\n\nthere\n' >"$tmp/prompts.txt"
 expect_ok "generate prompt file" -q generate -m "$tmp/run" -f "$tmp/prompts.txt" -n 2 --temp 0
 [ "$(wc -l <"$tmp/out")" -eq 3 ] || { echo "FAIL generate -f: expected 3 lines, got: $(cat "$tmp/out")"; fails=$((fails + 1)); }
 
+# plan: the cost model reads no files; a report (and --json) on good flags, one-line errors on bad ones.
+expect_ok "plan" plan --model 7b --tokens 2T --gpus 10000 --gpu h100 --json "$tmp/plan.json"
+grep -q "MFU" "$tmp/out" || { echo "FAIL plan output: $(cat "$tmp/out")"; fails=$((fails + 1)); }
+/usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['model']['params']==6738415616 and j['memory']['fits'], j" \
+  "$tmp/plan.json" || { echo "FAIL plan --json"; fails=$((fails + 1)); }
+expect_user_error "plan without --tokens" "--tokens is required" -- plan --model 7b --gpus 8
+expect_user_error "plan bad model" "--model: unknown model 'gpt5'" -- plan --model gpt5 --tokens 1T --gpus 8
+expect_user_error "plan bad tokens" "--tokens: '2X' is not a number" -- plan --model 7b --tokens 2X --gpus 8
+expect_user_error "plan bad gpus" "--gpus: 0 is out of range" -- plan --model 7b --tokens 1T --gpus 0
+expect_user_error "plan bad gpu" "--gpu: unknown GPU 'tpu'" -- plan --model 7b --tokens 1T --gpus 8 --gpu tpu
+expect_user_error "plan bad interconnect" "--interconnect: unknown link 'ib999'" -- plan --model 7b --tokens 1T --gpus 8 --interconnect ib999
+expect_user_error "plan one-node link" "--interconnect: 'nvlink4' joins the GPUs of one node only" -- plan --model 7b --tokens 1T --gpus 16 --interconnect nvlink4
+expect_user_error "plan bad zero" "--zero: Value 2" -- plan --model 7b --tokens 1T --gpus 8 --zero 2
+expect_user_error "plan model parallel" "--model-parallel: 8 does not divide --gpus 100" -- plan --model 7b --tokens 1T --gpus 100 --model-parallel 8
+
 echo "cli_contract: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -17,5 +17,6 @@ Runner add_tokenize(CLI::App& app);   // prepared corpus -> token shards
 Runner add_train_model(CLI::App& app);  // train: token shards -> checkpoints (add_train is the tokenizer's)
 Runner add_eval(CLI::App& app);       // eval ppl
 Runner add_generate(CLI::App& app);   // text from a trained model (src/infer)
+Runner add_plan(CLI::App& app);       // cost of a run on many GPUs (src/dist/planner.h)
 
 }  // namespace tlm::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   add(tlm::cli::add_train_model);
   add(tlm::cli::add_eval);
   add(tlm::cli::add_generate);
+  add(tlm::cli::add_plan);
 
   try {
     app.parse(argc, argv);
