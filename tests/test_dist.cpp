@@ -10,10 +10,12 @@
 // Failure and NaN injection use the test-only TLM_TEST_FAULT / TLM_TEST_INJECT_NAN_STEP hooks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <thread>
 
 #include "dist/comm.h"
 #include "dist/data_parallel.h"
@@ -199,12 +201,15 @@ class DistTrain : public ::testing::Test {
   }
   static std::string path(const std::string& n) { return (*dir_) / n; }
 
-  // 6 steps of a tiny model, one thread per rank, a checkpoint every 2 steps.
+  // 6 steps of a tiny model, one thread per rank, a checkpoint every 2 steps; `extra` adds flags
+  // or overrides these (a flag with a value).
   static std::vector<std::string> train(const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> base = {"--steps", "6", "--save-every", "2", "--keep", "0", "--eval-every", "3"};
     std::vector<std::string> a = testing::tweetlm(
         {"-q", "-t", "1", "train", "--data", path("shards"), "--tokenizer", path("tok/tokenizer.json"), "--out", out,
-         "--model", "tiny", "-T", "32", "-b", "2", "--steps", "6", "--save-every", "2", "--keep", "0", "--eval-every",
-         "3", "--sample-every", "0", "--peak-gflops", "100"});
+         "--model", "tiny", "-T", "32", "-b", "2", "--sample-every", "0", "--peak-gflops", "100"});
+    for (size_t i = 0; i < base.size(); i += 2)
+      if (std::find(extra.begin(), extra.end(), base[i]) == extra.end()) a.insert(a.end(), {base[i], base[i + 1]});
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -323,6 +328,25 @@ TEST_F(DistTrain, HungRankIsNamedAndTheJobEnds) {
   EXPECT_NE(r.err.find("rank 1 did not answer (dead or hung)"), std::string::npos) << r.err;
   ASSERT_FALSE(list_checkpoints(out).empty());
   EXPECT_EQ(verify_checkpoint(list_checkpoints(out).back().path), "");
+}
+
+// SIGTERM to mpirun reaches every rank (mpirun forwards it); the stop decision is all-reduced,
+// so all ranks finish the same step and rank 0 saves it.
+TEST_F(DistTrain, SigtermStopsEveryRankAtOneStepWithACheckpoint) {
+  std::string out = path("term");
+  std::vector<std::string> argv = mpirun(2, train(out, {"--steps", "100000", "--save-every", "0", "--eval-every", "0"}));
+  pid_t pid = testing::spawn_program(argv, path("term.out"), path("term.err"));
+  const auto start = std::chrono::steady_clock::now();
+  while (testing::read_metrics(out).size() < 3 && std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GE(testing::read_metrics(out).size(), 3u) << read_file(path("term.err"));
+  ::kill(pid, SIGTERM);
+  testing::wait_exit(pid);  // mpirun's own code after a forwarded signal is its business
+  auto cks = list_checkpoints(out);
+  ASSERT_EQ(cks.size(), 1u) << read_file(path("term.err"));
+  EXPECT_EQ(verify_checkpoint(cks[0].path), "");
+  EXPECT_EQ(cks[0].step, int64_t(testing::read_metrics(out).size()));  // the last logged step
+  EXPECT_NE(read_file(path("term.out")).find("stopped at step"), std::string::npos) << read_file(path("term.out"));
 }
 
 TEST_F(DistTrain, NanOnOneRankIsSkippedByAll) {
