@@ -168,25 +168,9 @@ PlanModel plan_model(const std::string& given, const DimOverrides& o) {
   }
   PlanModel m = named_model(found->alias_of ? found->alias_of : found->name);
   ModelConfig& c = m.config;
-  auto check = [](int v, const char* flag) {
-    if (v < 0) throw user_error(flag, "must be positive, got %d", v);
-  };
-  check(o.dim, "--dim"), check(o.layers, "--layers"), check(o.heads, "--heads"), check(o.kv_heads, "--kv-heads");
-  check(o.ffn, "--ffn"), check(o.head_dim, "--head-dim"), check(o.vocab, "--vocab");
+  if (o.vocab < 0) throw user_error("--vocab", "must be positive, got %d", o.vocab);
   bool changed = o.dim || o.layers || o.heads || o.kv_heads || o.ffn || o.head_dim || o.vocab || o.tie >= 0;
-  if (o.dim) c.dim = o.dim;
-  if (o.layers) c.n_layers = o.layers;
-  if (o.heads) c.n_heads = o.heads;
-  c.n_kv_heads = o.kv_heads ? o.kv_heads : (o.heads ? c.n_heads : c.n_kv_heads);
-  if (o.head_dim) c.head_dim = o.head_dim;
-  else if (o.dim || o.heads) {
-    if (c.dim % c.n_heads != 0)
-      throw user_error("--heads", "%d does not divide --dim %d (give --head-dim to choose the head size)", c.n_heads,
-                       c.dim);
-    c.head_dim = c.dim / c.n_heads;
-  }
-  if (o.ffn) c.ffn_dim = o.ffn;
-  else if (o.dim) c.ffn_dim = m.gated_mlp ? (8 * c.dim / 3 + 15) / 16 * 16 : 4 * c.dim;
+  apply_dims(c, {o.dim, o.layers, o.heads, o.kv_heads, o.ffn, o.head_dim}, m.gated_mlp);
   if (o.vocab) c.vocab_size = o.vocab;
   if (o.tie >= 0) c.tied_embeddings = o.tie != 0;
   if (m.extra_params && (o.dim || o.layers)) {

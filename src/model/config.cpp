@@ -1,6 +1,8 @@
 // ModelConfig: sizes, FLOP counts, validation, HF config.json mapping and the named presets.
 #include "model/config.h"
 
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
@@ -103,6 +105,27 @@ ModelConfig ModelConfig::from_hf_json(const nlohmann::json& j, const std::string
   c.tied_embeddings = tie != j.end() && tie->is_boolean() && tie->get<bool>();
   c.validate(what);
   return c;
+}
+
+void apply_dims(ModelConfig& c, const ModelDims& d, bool gated_mlp) {
+  const std::pair<int, const char*> given[] = {{d.dim, "--dim"}, {d.layers, "--layers"}, {d.heads, "--heads"},
+                                               {d.kv_heads, "--kv-heads"}, {d.ffn, "--ffn"}, {d.head_dim, "--head-dim"}};
+  for (const auto& [v, flag] : given)
+    if (v < 0) throw user_error(flag, "must be positive, got %d", v);
+  if (d.dim) c.dim = d.dim;
+  if (d.layers) c.n_layers = d.layers;
+  if (d.heads) c.n_heads = d.heads;
+  c.n_kv_heads = d.kv_heads ? d.kv_heads : (d.heads ? c.n_heads : c.n_kv_heads);
+  if (d.head_dim) {
+    c.head_dim = d.head_dim;
+  } else if (d.dim || d.heads) {
+    if (c.dim % c.n_heads != 0)
+      throw user_error("--heads", "%d does not divide --dim %d (give --head-dim to choose the head size)", c.n_heads,
+                       c.dim);
+    c.head_dim = c.dim / c.n_heads;
+  }
+  if (d.ffn) c.ffn_dim = d.ffn;
+  else if (d.dim) c.ffn_dim = gated_mlp ? (8 * c.dim / 3 + 15) / 16 * 16 : 4 * c.dim;
 }
 
 ModelConfig ModelConfig::preset(const std::string& name) {

@@ -48,4 +48,13 @@ struct ModelConfig {
   static ModelConfig preset(const std::string& name);
 };
 
+// Explicit sizes over a preset (0 keeps the preset's value). Sizes derived from others follow
+// them unless given too: kv_heads = heads, head_dim = dim / heads, ffn = 8/3 dim rounded up to a
+// multiple of 16 (a gated SwiGLU MLP, as the presets) or 4 dim (a plain GPT MLP). A negative size,
+// or heads not dividing dim, is a UserError naming the flag (--dim, --heads, ...).
+struct ModelDims {
+  int dim = 0, layers = 0, heads = 0, kv_heads = 0, ffn = 0, head_dim = 0;
+};
+void apply_dims(ModelConfig& c, const ModelDims& d, bool gated_mlp = true);
+
 }  // namespace tlm

@@ -61,29 +61,8 @@ ModelConfig resolve_model(const ModelSpec& s, int tokenizer_vocab, int T) {
   if (!is_preset(s.preset))
     throw user_error("--model", "unknown size '%s' (expected tiny, small, 33m or 124m)", s.preset.c_str());
   ModelConfig c = ModelConfig::preset(s.preset);
-  auto positive = [](int v, const char* flag) {
-    if (v < 0) throw user_error(flag, "must be positive, got %d", v);
-  };
-  positive(s.dim, "--dim");
-  positive(s.layers, "--layers");
-  positive(s.heads, "--heads");
-  positive(s.kv_heads, "--kv-heads");
-  positive(s.ffn, "--ffn");
-  positive(s.head_dim, "--head-dim");
-  positive(s.vocab, "--vocab");
-  if (s.dim) c.dim = s.dim;
-  if (s.layers) c.n_layers = s.layers;
-  if (s.heads) c.n_heads = s.heads;
-  c.n_kv_heads = s.kv_heads ? s.kv_heads : (s.heads ? c.n_heads : c.n_kv_heads);
-  if (s.head_dim) c.head_dim = s.head_dim;
-  else if (s.dim || s.heads) {
-    if (c.dim % c.n_heads != 0)
-      throw user_error("--heads", "%d does not divide --dim %d (give --head-dim to choose the head size)", c.n_heads,
-                       c.dim);
-    c.head_dim = c.dim / c.n_heads;
-  }
-  if (s.ffn) c.ffn_dim = s.ffn;
-  else if (s.dim) c.ffn_dim = (8 * c.dim / 3 + 15) / 16 * 16;
+  apply_dims(c, {s.dim, s.layers, s.heads, s.kv_heads, s.ffn, s.head_dim});
+  if (s.vocab < 0) throw user_error("--vocab", "must be positive, got %d", s.vocab);
   if (s.vocab && s.vocab < tokenizer_vocab)
     throw user_error("--vocab", "%d is smaller than the tokenizer's vocabulary of %d", s.vocab, tokenizer_vocab);
   c.vocab_size = s.vocab ? s.vocab : tokenizer_vocab;
