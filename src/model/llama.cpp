@@ -150,7 +150,8 @@ float Llama::forward(const Batch& batch, bool compute_loss) {
     ops::rmsnorm_forward(la.ln1.data(), la.rstd1.data(), x, w.attn_norm, N, C, cfg_.norm_eps);
     linear_forward(la.qkv.data(), la.ln1.data(), la.ln1_bf16.data(), w.wqkv, N, C, QKV);
     ops::rope_forward(la.qkv.data(), QKV, pos, cos, sin, N, H + KVH, D);
-    ops::attention_forward(la.att.data(), la.lse.data(), la.qkv.data(), batch.doc_start.data(), B, T, H, KVH, D);
+    (precision_ == Precision::bf16 ? ops::attention_forward_bf16 : ops::attention_forward)(
+        la.att.data(), la.lse.data(), la.qkv.data(), batch.doc_start.data(), B, T, H, KVH, D);
     linear_forward(a.tmp.data(), la.att.data(), la.att_bf16.data(), w.wo, N, HD, C);
     ops::residual_forward(la.x_mid.data(), x, a.tmp.data(), size_t(N) * C);
     // out = h + MLP(RMSNorm(h)), MLP = down(silu(gate(.)) * up(.))
@@ -221,8 +222,9 @@ void Llama::backward(const Batch& batch, float loss_scale, const GradsReady& rea
     zero(a.datt, size_t(N) * HD);
     linear_backward(a.datt.data(), g.wo, a.dres.data(), la.att.data(), la.att_bf16.data(), w.wo, N, HD, C);
     zero(a.dqkv, size_t(N) * QKV);
-    ops::attention_backward(a.dqkv.data(), a.datt.data(), la.qkv.data(), la.att.data(), la.lse.data(),
-                            batch.doc_start.data(), B, T, H, KVH, D);
+    (precision_ == Precision::bf16 ? ops::attention_backward_bf16 : ops::attention_backward)(
+        a.dqkv.data(), a.datt.data(), la.qkv.data(), la.att.data(), la.lse.data(), batch.doc_start.data(), B, T, H,
+        KVH, D);
     ops::rope_backward(a.dqkv.data(), QKV, pos, cos, sin, N, H + KVH, D);
     zero(a.dln, size_t(N) * C);
     linear_backward(a.dln.data(), g.wqkv, a.dqkv.data(), la.ln1.data(), la.ln1_bf16.data(), w.wqkv, N, C, QKV);

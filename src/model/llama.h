@@ -20,10 +20,11 @@ namespace tlm {
 
 struct Activations;  // model/activations.h
 
-// The arithmetic of the linear layers. fp32: everything in fp32 (cblas sgemm). bf16: mixed
+// The arithmetic of the products. fp32: everything in fp32 (cblas sgemm). bf16: mixed
 // precision: every linear layer (lm_head included) multiplies bf16 operands with fp32
-// accumulation (oneDNN), as under PyTorch's CPU autocast; parameters, gradients, optimizer
-// state, norms, RoPE, attention, softmax and the loss stay fp32.
+// accumulation (oneDNN), as under PyTorch's CPU autocast, and so do attention's tile products
+// (QK^T, PV and their gradients; AVX512-BF16 kernels, ops/cpu/attention_bf16.cpp); parameters,
+// gradients, optimizer state, norms, RoPE, attention's softmax and the loss stay fp32.
 enum class Precision { fp32, bf16 };
 const char* precision_name(Precision p);
 // "fp32" or "bf16"; anything else is a UserError naming `what` (e.g. "--dtype").

@@ -23,6 +23,18 @@ void attention_forward(float* out, float* lse, const float* qkv, const int32_t* 
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                         const int32_t* doc_start, int B, int T, int H, int KVH, int D);
 
+// The same two ops with bf16 tile products (bf16 operands, fp32 accumulation) for
+// mixed-precision training; inputs, outputs and everything between the products (softmax,
+// lse, the score gradient) stay fp32. Backward sums delta = p . dp over each row instead of
+// reading out (only the fp32 fallback reads it). On CPUs without AVX512-BF16 they are the fp32
+// ops.
+void attention_forward_bf16(float* out, float* lse, const float* qkv, const int32_t* doc_start, int B, int T, int H,
+                            int KVH, int D);
+void attention_backward_bf16(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                             const int32_t* doc_start, int B, int T, int H, int KVH, int D);
+// Whether the _bf16 ops run bf16 products on this CPU (false: they fall back to fp32).
+bool have_bf16_attention();
+
 // Inference with a KV cache: n new query rows q[n, H*D] at cache positions first..first+n-1
 // attend causally to keys/values k_cache/v_cache[0 .. first+n) of shape [*, KVH*D] (already
 // holding the new tokens' K and V). out[n, H*D]. One sequence, one document.

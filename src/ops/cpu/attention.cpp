@@ -4,7 +4,8 @@
 // a per-thread [kTile, T] buffer, never a T x T matrix per head. The tile products are small
 // gemms (sgemm, single-threaded inside our parallel region), the softmax in between is a
 // two-pass one (row max, then exp and sum), and only each row's log-sum-exp is kept for
-// backward, which recomputes the probabilities from it.
+// backward, which recomputes the probabilities from it. attention_bf16.cpp runs the same tiles
+// with bf16 products; what lies between the products is shared (attention_tiles.h).
 //
 // Documents never see each other, so a (document, head) pair is an independent unit of work.
 // Backward units are (document, KV head): the group of query heads sharing a KV head all write
@@ -19,57 +20,27 @@
 #include <vector>
 
 #include "core/check.h"
+#include "ops/cpu/attention_tiles.h"
 #include "ops/cpu/f64.h"
-#include "ops/cpu/fast_math.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/scratch.h"
 
 namespace tlm::ops {
 namespace {
 
-constexpr int kTile = 64;  // query rows per tile
-
-// Below about this many multiply-adds a parallel region costs more than it saves.
-constexpr double kMinParallelWork = 1 << 16;
-
-struct Doc {
-  int b, lo, hi;  // sequence b, tokens [lo, hi)
-};
-
-// The documents of all sequences, checking that doc_start describes contiguous documents: each
-// sequence starts one at 0, and every token either starts a new document (doc_start[i] == i)
-// or continues the previous token's.
-const std::vector<Doc>& find_docs(const int32_t* doc_start, int B, int T) {
-  thread_local std::vector<Doc> docs;
-  docs.clear();
-  for (int b = 0; b < B; ++b) {
-    const int32_t* ds = doc_start + long(b) * T;
-    for (int i = 0; i < T; ++i) {
-      TLM_CHECK(ds[i] == i || (i > 0 && ds[i] == ds[i - 1]),
-                "doc_start[%d] = %d in sequence %d: documents must be contiguous runs", i, ds[i], b);
-      if (ds[i] == i) docs.push_back({b, i, i + 1});
-      else docs.back().hi = i + 1;
-    }
-  }
-  return docs;
-}
-
-// Multiply-adds of one pass over the visible (query, key) pairs, at most T^2 / 2 per head.
-double work(const std::vector<Doc>& docs, int H, int D) {
-  double w = 0;
-  for (const Doc& d : docs) w += 0.5 * double(d.hi - d.lo) * (d.hi - d.lo) * H * D;
-  return w;
-}
+namespace attn = cpu::attn;
+using attn::Doc;
+using attn::kTile;
 
 template <typename T>
 void forward(T* out, T* lse, const T* qkv, const int32_t* doc_start, int B, int TT, int H, int KVH, int D) {
   TLM_CHECK(KVH > 0 && H % KVH == 0, "H = %d is not a multiple of KVH = %d", H, KVH);
-  const auto& docs = find_docs(doc_start, B, TT);
+  const auto& docs = attn::find_docs(doc_start, B, TT);
   const int S = (H + 2 * KVH) * D, HD = H * D;  // row strides of qkv and out
   const int group = H / KVH, n_units = int(docs.size()) * H;
   const T scale = T(1) / std::sqrt(T(D));
   T* buf = cpu::scratch<T>(size_t(omp_get_max_threads()) * kTile * TT);
-#pragma omp parallel if (work(docs, H, D) > kMinParallelWork)
+#pragma omp parallel if (attn::work(docs, H, D) > attn::kMinParallelWork)
   {
     T* __restrict P = buf + long(omp_get_thread_num()) * kTile * TT;  // [m, n] scores, then probabilities
 #pragma omp for schedule(dynamic)
@@ -83,24 +54,8 @@ void forward(T* out, T* lse, const T* qkv, const int32_t* doc_start, int B, int 
         const int i1 = std::min(doc.hi, i0 + kTile), m = i1 - i0, n = i1 - doc.lo;
         // P[m, n] = scale * Q[i0:i1] @ K[lo:i1]^T
         cpu::gemm(false, true, m, n, D, scale, seq + long(i0) * S + h * D, S, K, S, T(0), P, n);
-        for (int r = 0; r < m; ++r) {
-          T* __restrict p = P + long(r) * n;
-          const int visible = i0 + r - doc.lo + 1;  // keys lo..i
-          T mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-          for (int j = 0; j < visible; ++j) mx = p[j] > mx ? p[j] : mx;
-          T sum = 0;
-#pragma omp simd reduction(+ : sum)
-          for (int j = 0; j < visible; ++j) {
-            p[j] = cpu::fast_exp(p[j] - mx);
-            sum += p[j];
-          }
-          const T inv = T(1) / sum;
-#pragma omp simd
-          for (int j = 0; j < visible; ++j) p[j] *= inv;
-          for (int j = visible; j < n; ++j) p[j] = 0;  // causal mask inside the tile
-          lse[(long(doc.b) * H + h) * TT + i0 + r] = mx + std::log(sum);
-        }
+        for (int r = 0; r < m; ++r)  // keys lo..i visible to query i = i0 + r
+          lse[(long(doc.b) * H + h) * TT + i0 + r] = attn::softmax_row(P + long(r) * n, i0 + r - doc.lo + 1, n);
         // out[i0:i1, head h] = P[m, n] @ V[lo:i1]
         cpu::gemm(false, false, m, D, n, T(1), P, n, V, S, T(0), out + (long(doc.b) * TT + i0) * HD + h * D, HD);
       }
@@ -112,12 +67,12 @@ template <typename T>
 void backward(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse, const int32_t* doc_start, int B,
               int TT, int H, int KVH, int D) {
   TLM_CHECK(KVH > 0 && H % KVH == 0, "H = %d is not a multiple of KVH = %d", H, KVH);
-  const auto& docs = find_docs(doc_start, B, TT);
+  const auto& docs = attn::find_docs(doc_start, B, TT);
   const int S = (H + 2 * KVH) * D, HD = H * D;
   const int group = H / KVH, n_units = int(docs.size()) * KVH;
   const T scale = T(1) / std::sqrt(T(D));
   T* buf = cpu::scratch<T>(size_t(omp_get_max_threads()) * 2 * kTile * TT);
-#pragma omp parallel if (work(docs, H, D) > kMinParallelWork)
+#pragma omp parallel if (attn::work(docs, H, D) > attn::kMinParallelWork)
   {
     T* __restrict P = buf + long(omp_get_thread_num()) * 2 * kTile * TT;  // [m, n] probabilities
     T* __restrict dS = P + long(kTile) * TT;                              // [m, n] dP, then dScores
@@ -139,24 +94,9 @@ void backward(T* dqkv, const T* dout, const T* qkv, const T* out, const T* lse, 
           const T* O = out + (long(doc.b) * TT + i0) * HD + h * D;          // [m, D], stride HD
           cpu::gemm(false, true, m, n, D, scale, Q, S, K, S, T(0), P, n);   // scores
           cpu::gemm(false, true, m, n, D, T(1), dO, HD, V, S, T(0), dS, n);  // dP = dO @ V^T
-          for (int r = 0; r < m; ++r) {
-            T* __restrict p = P + long(r) * n;
-            T* __restrict ds = dS + long(r) * n;
-            const T* __restrict o = O + long(r) * HD;
-            const T* __restrict go = dO + long(r) * HD;
-            const T l = lse[(long(doc.b) * H + h) * TT + i0 + r];
-            T delta = 0;  // sum_j p_j dp_j, computed as dout . out
-#pragma omp simd reduction(+ : delta)
-            for (int d = 0; d < D; ++d) delta += go[d] * o[d];
-            const int visible = i0 + r - doc.lo + 1;
-            // p = exp(score - lse); dscore = p (dp - delta), times scale for dq and dk
-#pragma omp simd
-            for (int j = 0; j < visible; ++j) {
-              p[j] = cpu::fast_exp(p[j] - l);
-              ds[j] = p[j] * (ds[j] - delta) * scale;
-            }
-            for (int j = visible; j < n; ++j) p[j] = ds[j] = 0;
-          }
+          for (int r = 0; r < m; ++r)
+            attn::dscore_row(P + long(r) * n, dS + long(r) * n, dO + long(r) * HD, O + long(r) * HD,
+                             lse[(long(doc.b) * H + h) * TT + i0 + r], scale, D, i0 + r - doc.lo + 1, n);
           cpu::gemm(true, false, n, D, m, T(1), P, n, dO, HD, T(1), dV, S);   // dV += P^T @ dO
           cpu::gemm(true, false, n, D, m, T(1), dS, n, Q, S, T(1), dK, S);    // dK += dS^T @ Q
           cpu::gemm(false, false, m, D, n, T(1), dS, n, K, S, T(1), dQ, S);   // dQ += dS @ K
