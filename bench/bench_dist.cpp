@@ -13,7 +13,8 @@
 //
 // All-reduce rows: bench_dist relaunches itself under mpirun -np 2 (--allreduce-worker) and times
 // all_reduce_sum over 1..64 MB float buffers; bus bandwidth = 2 (n - 1) / n x bytes / time (the
-// nccl-tests convention, comparable across rank counts).
+// nccl-tests convention, comparable across rank counts), beside Open MPI's blocking
+// MPI_Allreduce (the peer, which has no timeout) in the same run.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -27,6 +28,12 @@
 #include "core/check.h"
 #include "dist/comm.h"
 #include "synthetic_tweets.h"
+
+#ifdef TLM_HAVE_MPI
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#endif
 
 namespace {
 
@@ -81,8 +88,20 @@ int allreduce_worker(int iters) {
     for (int i = 0; i < iters; ++i) comm->all_reduce_sum(buf.data(), n);
     double secs = (now_s() - t0) / iters;
     double bytes = double(n) * sizeof(float), world = comm->size();
+    // The peer: Open MPI's own blocking MPI_Allreduce, which cannot time out (ours polls a
+    // non-blocking one against --comm-timeout and answers liveness pings meanwhile).
+    double peer = 0;
+#ifdef TLM_HAVE_MPI
+    MPI_Allreduce(MPI_IN_PLACE, buf.data(), int(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = now_s();
+    for (int i = 0; i < iters; ++i) MPI_Allreduce(MPI_IN_PLACE, buf.data(), int(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    peer = (now_s() - t0) / iters;
+#endif
     rows.push_back({{"mb", mb}, {"ms", secs * 1e3}, {"algbw_gbs", bytes / secs / 1e9},
-                    {"busbw_gbs", 2 * (world - 1) / world * bytes / secs / 1e9}});
+                    {"busbw_gbs", 2 * (world - 1) / world * bytes / secs / 1e9},
+                    {"peer_mpi_allreduce_ms", peer * 1e3},
+                    {"peer_busbw_gbs", peer > 0 ? 2 * (world - 1) / world * bytes / peer / 1e9 : 0.0}});
   }
   if (comm->rank() == 0) std::printf("%s\n", rows.dump().c_str());
   return 0;
@@ -155,10 +174,12 @@ int main(int argc, char** argv) {
                     &ar) != 0)
       throw tlm::UserError("bench_dist", "the all-reduce workers failed:\n" + ar);
     json rows = json::parse(ar.substr(ar.find('[')));
-    std::printf("\n| all-reduce, 2 ranks | ms | algorithm GB/s | bus GB/s |\n| ---: | ---: | ---: | ---: |\n");
+    std::printf("\n| all-reduce, 2 ranks | tweetlm ms | tweetlm bus GB/s | MPI_Allreduce ms | MPI_Allreduce bus GB/s |\n"
+                "| ---: | ---: | ---: | ---: | ---: |\n");
     for (const json& r : rows)
-      std::printf("| %d MB | %.2f | %.2f | %.2f |\n", r["mb"].get<int>(), r["ms"].get<double>(),
-                  r["algbw_gbs"].get<double>(), r["busbw_gbs"].get<double>());
+      std::printf("| %d MB | %.2f | %.2f | %.2f | %.2f |\n", r["mb"].get<int>(), r["ms"].get<double>(),
+                  r["busbw_gbs"].get<double>(), r["peer_mpi_allreduce_ms"].get<double>(),
+                  r["peer_busbw_gbs"].get<double>());
     out["allreduce"] = rows;
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);

@@ -325,7 +325,9 @@ TEST_F(DistTrain, HungRankIsNamedAndTheJobEnds) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(r.rc, 0);
   EXPECT_LT(secs, 60.0);
-  EXPECT_NE(r.err.find("rank 1 did not answer (dead or hung)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rank 1 answered but never reached this collective (hung computing or in I/O)"),
+            std::string::npos)
+      << r.err;
   ASSERT_FALSE(list_checkpoints(out).empty());
   EXPECT_EQ(verify_checkpoint(list_checkpoints(out).back().path), "");
 }
@@ -347,6 +349,18 @@ TEST_F(DistTrain, SigtermStopsEveryRankAtOneStepWithACheckpoint) {
   EXPECT_EQ(verify_checkpoint(cks[0].path), "");
   EXPECT_EQ(cks[0].step, int64_t(testing::read_metrics(out).size()));  // the last logged step
   EXPECT_NE(read_file(path("term.out")).find("stopped at step"), std::string::npos) << read_file(path("term.out"));
+}
+
+// A stopped process (SIGSTOP: every thread frozen, as a machine that stops responding) answers
+// nothing: it is named as dead or stopped.
+TEST_F(DistTrain, StoppedRankIsNamedAndTheJobEnds) {
+  std::string out = path("stopped");
+  const auto t0 = std::chrono::steady_clock::now();
+  RunResult r = run(mpirun(2, train(out, {"--comm-timeout", "2"})), {{"TLM_TEST_FAULT", "stop:1:3"}});
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.rc, 0);
+  EXPECT_LT(secs, 60.0);
+  EXPECT_NE(r.err.find("rank 1 did not answer (dead or stopped)"), std::string::npos) << r.err;
 }
 
 TEST_F(DistTrain, NanOnOneRankIsSkippedByAll) {

@@ -4,12 +4,12 @@
 // host buffers (mpi_comm.cpp) or to NCCL on device buffers (nccl_comm.cpp).
 //
 // Failure model. MPI collectives have no timeout of their own and a dead or stopped peer makes
-// them wait forever, so every collective here is started non-blocking and polled against a
-// deadline (--comm-timeout). While polling, a rank also answers "are you alive?" pings on a
-// separate communicator. When a collective times out, rank 0 pings every rank and names those
-// that do not answer (dead or hung); the others ask rank 0 and leave the naming to it. The
-// timeout surfaces as a CommTimeout (a UserError: one line, no internals) and the caller aborts
-// the job (abort()), which makes the launcher end every rank.
+// them wait forever, so every collective here is bounded by a deadline (--comm-timeout). The
+// MPI communicator watches its blocking calls from a service thread that also answers "are you
+// alive?" pings; when a deadline passes, rank 0 names the ranks that are dead or stopped (no
+// answer) or stuck outside communication (alive, but never reached the collective), prints one
+// line and aborts the job (mpi_comm.cpp). The NCCL communicator polls its stream and throws
+// CommTimeout (a UserError: one line, no internals), after which the caller aborts the job.
 #pragma once
 
 #include <cstddef>
@@ -53,8 +53,8 @@ class Communicator {
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
 
-  // Non-blocking all-reduce (sum) for gradient buckets: start one, let them progress while the
-  // caller computes (MPI moves data only inside MPI calls), then wait for all of them.
+  // Asynchronous all-reduce (sum) for gradient buckets: start them in the same order on every
+  // rank, keep computing (progress() lets a backend move data meanwhile), then wait for all.
   virtual void start_all_reduce_sum(float* data, size_t n) = 0;
   virtual void progress() {}
   virtual void wait_all() = 0;

@@ -1,5 +1,20 @@
-// The MPI communicator (see comm.h): host buffers, Open MPI's collectives, every wait bounded by
-// the timeout. Builds without MPI (TLM_HAVE_MPI unset) get a make_mpi_comm that refuses clearly.
+// The MPI communicator (see comm.h): host buffers and Open MPI's collectives, with timeouts.
+//
+// Design (measured, bench/bench_dist): Open MPI's blocking collectives (the "tuned" algorithms)
+// move data 2-3x faster than its non-blocking ones (libnbc), so every collective here is the
+// blocking call, and the timeout comes from a watchdog instead of polling:
+//  - the service thread answers "are you alive?" pings on a separate communicator all the time,
+//    with how many collectives its rank has entered, and watches the deadline each blocking
+//    call arms; when one passes, it names the culprits (rank 0 pings all: a rank that does not
+//    answer is dead or stopped, one that answers with a smaller count never reached the
+//    collective: stuck computing or in I/O; the other ranks ask rank 0 and leave the naming to
+//    it), prints one line and ends the job with MPI_Abort (the caller is stuck inside MPI and
+//    cannot be unwound);
+//  - gradient buckets (start_all_reduce_sum) go to a worker thread that all-reduces them in the
+//    order given, while the caller's backward goes on computing: real overlap, since the worker
+//    drives its collective itself (Open MPI has no progress thread of its own).
+// This needs MPI_THREAD_MULTIPLE (Open MPI, MPICH and Intel MPI provide it).
+// Builds without MPI (TLM_HAVE_MPI unset) get a make_mpi_comm that refuses clearly.
 #include "dist/comm.h"
 
 #ifdef TLM_HAVE_MPI
@@ -10,6 +25,11 @@
 
 #include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <thread>
 #endif
 
@@ -54,25 +74,37 @@ int as_count(size_t n) {
 class MpiComm final : public Communicator {
  public:
   MpiComm() {
-    int inited = 0;
+    int inited = 0, provided = 0;
     MPI_Initialized(&inited);
     if (!inited) {
-      int provided = 0;
       // MPI_Init_thread's own failure aborts inside MPI; there is no code to check.
-      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
       finalize_ = true;
+    } else {
+      MPI_Query_thread(&provided);
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    if (provided < MPI_THREAD_MULTIPLE)
+      throw UserError("mpi", "the MPI library does not provide MPI_THREAD_MULTIPLE (tweetlm's collective timeouts "
+                             "need it; Open MPI and MPICH do)");
     MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
     MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &ping_comm_));
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(ping_comm_, MPI_ERRORS_RETURN);
+    service_ = std::thread([this] { service_loop(); });
+    worker_ = std::thread([this] { worker_loop(); });
   }
   ~MpiComm() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+    service_.join();
     if (!finalize_) return;
-    if (!pending_.empty()) return;  // an exception left collectives in flight: abort() follows
     MPI_Comm_free(&ping_comm_);
     MPI_Comm_free(&comm_);
     MPI_Finalize();
@@ -80,55 +112,51 @@ class MpiComm final : public Communicator {
 
   const char* backend() const override { return "mpi"; }
 
-  void all_reduce_sum(float* data, size_t n) override { all_reduce(data, n, MPI_FLOAT, sizeof(float)); }
-  void all_reduce_sum(double* data, size_t n) override { all_reduce(data, n, MPI_DOUBLE, sizeof(double)); }
+  void all_reduce_sum(float* data, size_t n) override { all_reduce(data, n, MPI_FLOAT, sizeof(float), kMain); }
+  void all_reduce_sum(double* data, size_t n) override { all_reduce(data, n, MPI_DOUBLE, sizeof(double), kMain); }
 
   void reduce_scatter_sum(const float* in, float* out, const std::vector<size_t>& counts) override {
     std::vector<int> c = int_counts(counts);
-    MPI_Request r;
-    MPI_CHECK(MPI_Ireduce_scatter(in, out, c.data(), MPI_FLOAT, MPI_SUM, comm_, &r));
-    wait(&r, 1, "reduce-scatter");
+    Watch w(this, kMain, "reduce-scatter");
+    MPI_CHECK(MPI_Reduce_scatter(in, out, c.data(), MPI_FLOAT, MPI_SUM, comm_));
   }
   void all_gather(float* data, const std::vector<size_t>& counts) override {
     std::vector<int> c = int_counts(counts), displs = displacements(c);
-    MPI_Request r;
-    MPI_CHECK(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, data, c.data(), displs.data(), MPI_FLOAT, comm_, &r));
-    wait(&r, 1, "all-gather");
+    Watch w(this, kMain, "all-gather");
+    MPI_CHECK(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, data, c.data(), displs.data(), MPI_FLOAT, comm_));
   }
   void gather(const float* part, float* full, const std::vector<size_t>& counts, int root) override {
     std::vector<int> c = int_counts(counts), displs = displacements(c);
-    MPI_Request r;
-    MPI_CHECK(MPI_Igatherv(part, c[size_t(rank_)], MPI_FLOAT, full, c.data(), displs.data(), MPI_FLOAT, root, comm_, &r));
-    wait(&r, 1, "gather");
+    Watch w(this, kMain, "gather");
+    MPI_CHECK(MPI_Gatherv(part, c[size_t(rank_)], MPI_FLOAT, full, c.data(), displs.data(), MPI_FLOAT, root, comm_));
   }
   void broadcast(void* data, size_t bytes, int root) override {
-    MPI_Request r;
-    MPI_CHECK(MPI_Ibcast(data, as_count(bytes), MPI_BYTE, root, comm_, &r));
-    wait(&r, 1, "broadcast");
+    Watch w(this, kMain, "broadcast");
+    MPI_CHECK(MPI_Bcast(data, as_count(bytes), MPI_BYTE, root, comm_));
   }
   void barrier() override {
-    MPI_Request r;
-    MPI_CHECK(MPI_Ibarrier(comm_, &r));
-    wait(&r, 1, "barrier");
+    Watch w(this, kMain, "barrier");
+    MPI_CHECK(MPI_Barrier(comm_));
   }
 
+  // Buckets: queued for the worker, reduced in order while the caller computes.
   void start_all_reduce_sum(float* data, size_t n) override {
-    for (size_t off = 0; off < n; off += kMaxCount) {
-      pending_.emplace_back();
-      MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data + off, int(std::min(kMaxCount, n - off)), MPI_FLOAT, MPI_SUM, comm_,
-                               &pending_.back()));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back({data, n});
+      ++queued_;
+      ++entered_;
     }
-  }
-  void progress() override {
-    if (pending_.empty()) return;
-    int done = 0;
-    MPI_CHECK(MPI_Testall(int(pending_.size()), pending_.data(), &done, MPI_STATUSES_IGNORE));
-    answer_pings();
+    cv_.notify_all();
   }
   void wait_all() override {
-    if (pending_.empty()) return;
-    wait(pending_.data(), int(pending_.size()), "gradient all-reduce");
-    pending_.clear();
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_ == queued_; });
+    if (!worker_error_.empty()) {
+      std::string e = worker_error_;
+      worker_error_.clear();
+      throw UserError("mpi", e);
+    }
   }
 
   [[noreturn]] void abort(int code) override {
@@ -137,14 +165,40 @@ class MpiComm final : public Communicator {
   }
 
  private:
-  void all_reduce(void* data, size_t n, MPI_Datatype type, size_t elem) {
-    std::vector<MPI_Request> reqs;
-    for (size_t off = 0; off < n; off += kMaxCount) {
-      reqs.emplace_back();
-      MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, static_cast<char*>(data) + off * elem, int(std::min(kMaxCount, n - off)),
-                               type, MPI_SUM, comm_, &reqs.back()));
+  enum Slot { kMain = 0, kWorker = 1 };
+  struct Deadline {
+    const char* what = nullptr;  // null: not armed
+    clock::time_point at;
+  };
+  struct Bucket {
+    float* data;
+    size_t n;
+  };
+
+  // Arms the watchdog for one blocking call of the calling thread (its slot) and disarms it.
+  class Watch {
+   public:
+    Watch(MpiComm* c, Slot s, const char* what) : c_(c), s_(s) {
+      std::lock_guard<std::mutex> lock(c_->mu_);
+      if (s == kMain) ++c_->entered_;
+      c_->deadline_[s_] = {what, clock::now() + std::chrono::duration_cast<clock::duration>(
+                                                    std::chrono::duration<double>(c_->timeout_))};
     }
-    wait(reqs.data(), int(reqs.size()), "all-reduce");
+    ~Watch() {
+      std::lock_guard<std::mutex> lock(c_->mu_);
+      c_->deadline_[s_].what = nullptr;
+    }
+
+   private:
+    MpiComm* c_;
+    Slot s_;
+  };
+
+  void all_reduce(void* data, size_t n, MPI_Datatype type, size_t elem, Slot slot) {
+    Watch w(this, slot, slot == kWorker ? "gradient all-reduce" : "all-reduce");
+    for (size_t off = 0; off < n; off += kMaxCount)
+      MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, static_cast<char*>(data) + off * elem, int(std::min(kMaxCount, n - off)),
+                              type, MPI_SUM, comm_));
   }
 
   std::vector<int> int_counts(const std::vector<size_t>& counts) const {
@@ -164,23 +218,43 @@ class MpiComm final : public Communicator {
     return d;
   }
 
-  // Polls until the requests complete, answering pings. MPI moves a large message forward only
-  // inside MPI calls, so for the first half second the loop polls back to back (yielding the
-  // core to any thread that wants it); after that it is waiting for a slow or lost peer and
-  // sleeps between polls, so it does not burn the core that peer may need.
-  void wait(MPI_Request* reqs, int n, const char* what) {
-    const auto start = clock::now();
-    for (long polls = 0;; ++polls) {
-      int done = 0;
-      MPI_CHECK(MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE));
-      if (done) return;
-      if (polls % 64 == 0) answer_pings();
-      const double waited = std::chrono::duration<double>(clock::now() - start).count();
-      if (waited > timeout_) on_timeout(what);
-      if (waited < 0.5)
-        std::this_thread::yield();
-      else
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+  void worker_loop() {
+    for (;;) {
+      Bucket b{};
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, nothing left
+        b = queue_.front();
+        queue_.pop_front();
+      }
+      std::string error;
+      try {
+        all_reduce(b.data, b.n, MPI_FLOAT, sizeof(float), kWorker);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++done_;
+        if (!error.empty() && worker_error_.empty()) worker_error_ = error;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  // Answers pings and watches the deadlines, every 2 ms, until the communicator is destroyed.
+  void service_loop() {
+    for (;;) {
+      const char* expired = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (cv_.wait_for(lock, std::chrono::milliseconds(2), [&] { return stop_; })) return;
+        for (const Deadline& d : deadline_)
+          if (d.what && clock::now() > d.at) expired = d.what;
+      }
+      answer_pings();
+      if (expired) on_timeout(expired);
     }
   }
 
@@ -191,13 +265,19 @@ class MpiComm final : public Communicator {
       if (MPI_Iprobe(MPI_ANY_SOURCE, kPing, ping_comm_, &flag, &st) != MPI_SUCCESS || !flag) return;
       int token = 0;
       MPI_Recv(&token, 1, MPI_INT, st.MPI_SOURCE, kPing, ping_comm_, MPI_STATUS_IGNORE);
-      MPI_Send(&rank_, 1, MPI_INT, st.MPI_SOURCE, kPong, ping_comm_);  // tiny: sent eagerly
+      unsigned long long entered = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        entered = entered_;
+      }
+      MPI_Send(&entered, 1, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, kPong, ping_comm_);  // tiny: sent eagerly
     }
   }
 
-  // Pings `targets`, answering pings meanwhile, for `seconds`; returns who answered.
-  std::vector<char> ping(const std::vector<int>& targets, double seconds) {
-    std::vector<char> answered(size_t(size_), 0);
+  // Pings `targets`, answering pings meanwhile, for `seconds`; returns per rank 0 (no answer) or
+  // 1 + the number of collectives it had entered.
+  std::vector<unsigned long long> ping(const std::vector<int>& targets, double seconds) {
+    std::vector<unsigned long long> answered(size_t(size_), 0);
     for (int t : targets) {
       MPI_Request r;
       if (MPI_Isend(&rank_, 1, MPI_INT, t, kPing, ping_comm_, &r) == MPI_SUCCESS) MPI_Request_free(&r);
@@ -208,10 +288,10 @@ class MpiComm final : public Communicator {
       int flag = 0;
       MPI_Status st;
       if (MPI_Iprobe(MPI_ANY_SOURCE, kPong, ping_comm_, &flag, &st) == MPI_SUCCESS && flag) {
-        int who = -1;
-        MPI_Recv(&who, 1, MPI_INT, st.MPI_SOURCE, kPong, ping_comm_, MPI_STATUS_IGNORE);
+        unsigned long long entered = 0;
+        MPI_Recv(&entered, 1, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, kPong, ping_comm_, MPI_STATUS_IGNORE);
         if (!answered[size_t(st.MPI_SOURCE)]) ++got;
-        answered[size_t(st.MPI_SOURCE)] = 1;
+        answered[size_t(st.MPI_SOURCE)] = 1 + entered;
         continue;
       }
       answer_pings();
@@ -220,35 +300,59 @@ class MpiComm final : public Communicator {
     return answered;
   }
 
+  // In the service thread: find who is silent, say so in one line, end the job.
   [[noreturn]] void on_timeout(const char* what) {
-    std::string head = strprintf("rank %d: %s timed out after %g s (--comm-timeout)", rank_, what, timeout_);
+    std::string line = strprintf("rank %d: %s timed out after %g s (--comm-timeout)", rank_, what, timeout_);
     if (rank_ == 0) {
       std::vector<int> others;
       for (int r = 1; r < size_; ++r) others.push_back(r);
-      std::vector<char> answered = ping(others, kPingWindow);
-      std::string silent;
-      int n_silent = 0;
-      for (int r : others)
-        if (!answered[size_t(r)]) {
-          if (n_silent < 16) silent += (silent.empty() ? "" : ", ") + std::to_string(r);
-          ++n_silent;
-        }
-      if (n_silent > 16) silent += strprintf(" and %d more", n_silent - 16);
-      if (n_silent == 0)
-        throw CommTimeout("training", head + ": every rank answers but the collective did not complete");
-      throw CommTimeout("training", head + strprintf(": rank%s %s did not answer (dead or hung); ending the job",
-                                                     n_silent > 1 ? "s" : "", silent.c_str()));
+      std::vector<unsigned long long> answered = ping(others, kPingWindow);
+      unsigned long long mine = 0;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        mine = entered_;
+      }
+      std::vector<int> silent, behind;
+      for (int r : others) {
+        if (!answered[size_t(r)]) silent.push_back(r);
+        else if (answered[size_t(r)] - 1 < mine) behind.push_back(r);
+      }
+      if (!silent.empty()) line += ": " + rank_list(silent) + " did not answer (dead or stopped)";
+      if (!behind.empty())
+        line += (silent.empty() ? ": " : "; ") + rank_list(behind) +
+                " answered but never reached this collective (hung computing or in I/O)";
+      if (silent.empty() && behind.empty()) line += ": every rank answers and reached it, but it did not complete";
+    } else if (!ping({0}, kPingWindow)[0]) {
+      line += ": rank 0 did not answer (dead or stopped)";
+    } else {
+      // Rank 0 is alive and names the silent ranks: give it time to say so and end the job.
+      ping({}, kPingWindow + 5.0);
+      line += ": waiting for another rank (rank 0 names it)";
     }
-    std::vector<char> answered = ping({0}, kPingWindow);
-    if (!answered[0]) throw CommTimeout("training", head + ": rank 0 did not answer (dead or hung); ending the job");
-    // Rank 0 is alive and is naming the silent ranks: give it time to say so and end the job.
-    ping({}, kPingWindow + 5.0);
-    throw CommTimeout("training", head + ": waiting for another rank (rank 0 names it); ending the job");
+    std::fprintf(stderr, "tweetlm: error: training: %s; ending the job\n", line.c_str());
+    std::fflush(stderr);
+    abort(2);
+  }
+
+  // "rank 3", "ranks 1, 4" (at most 16 listed).
+  static std::string rank_list(const std::vector<int>& r) {
+    std::string s = r.size() > 1 ? "ranks " : "rank ";
+    for (size_t i = 0; i < r.size() && i < 16; ++i) s += (i ? ", " : "") + std::to_string(r[i]);
+    if (r.size() > 16) s += strprintf(" and %zu more", r.size() - 16);
+    return s;
   }
 
   MPI_Comm comm_ = MPI_COMM_NULL, ping_comm_ = MPI_COMM_NULL;
-  std::vector<MPI_Request> pending_;
   bool finalize_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  Deadline deadline_[2];
+  std::deque<Bucket> queue_;
+  uint64_t queued_ = 0, done_ = 0;
+  unsigned long long entered_ = 0;  // collectives this rank's caller entered (buckets included)
+  std::string worker_error_;
+  std::thread service_, worker_;
 };
 
 }  // namespace

@@ -101,8 +101,9 @@ std::set<int64_t> nan_injection_steps() {
   return steps;
 }
 
-// TLM_TEST_FAULT="kill:RANK:STEP" or "hang:RANK:STEP": that rank kills itself with SIGKILL, or
-// stops responding forever, when step STEP (1-based) begins. Test-only (the failure tests).
+// TLM_TEST_FAULT="kill:RANK:STEP", "stop:RANK:STEP" or "hang:RANK:STEP": when step STEP (1-based)
+// begins, that rank kills itself (SIGKILL), stops itself (SIGSTOP: every thread frozen), or
+// its training loop stops making progress (the process stays alive). Test-only.
 void maybe_inject_fault(int rank, int64_t step) {
   const char* env = std::getenv("TLM_TEST_FAULT");
   if (!env) return;
@@ -111,6 +112,7 @@ void maybe_inject_fault(int rank, int64_t step) {
   long long at = -1;
   if (std::sscanf(env, "%7[a-z]:%d:%lld", what, &r, &at) != 3 || r != rank || at != step) return;
   if (std::string(what) == "kill") raise(SIGKILL);
+  if (std::string(what) == "stop") raise(SIGSTOP);
   if (std::string(what) == "hang")
     for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
