@@ -18,7 +18,7 @@ packages=(
   libutf8proc-dev                                 # Unicode NFC and categories
   libopenblas-openmp-dev libblis-dev              # CPU matrix products (BLAS chosen by bench_sgemm)
   libdnnl-dev                                     # oneDNN: bf16 matmuls of train --dtype bf16 (optional)
-  libopenmpi-dev openmpi-bin                      # MPI: multi-process training (mpirun)
+  libopenmpi-dev openmpi-bin iproute2             # MPI: multi-process training (mpirun); ip netns for its two-host test
   python3-torch python3-numpy                     # PyTorch reference of the model tests, training peer
   libsqlite3-dev libhnswlib-dev libcpp-httplib-dev # search index, HTTP server
   clang libclang-rt-14-dev                        # libFuzzer and sanitizers

@@ -58,7 +58,8 @@ awk 'BEGIN { srand(7); split("the cat sat on a mat happy day for coffee rain sun
 args=(-q -t 1 train --data "$tmp/shards" --tokenizer "$tmp/tok.json" --model tiny -T 32 -b 2 --steps 6 --eval-every 3
       --sample-every 0 --peak-gflops 100)
 
-common=(--allow-run-as-root --oversubscribe -np 2 -x LSAN_OPTIONS=detect_leaks=0)
+common=(--allow-run-as-root --oversubscribe -np 2 -x LSAN_OPTIONS=detect_leaks=0
+        --mca btl_vader_single_copy_mechanism none)
 mpirun "${common[@]}" "$bin" "${args[@]}" --out "$tmp/local" >"$tmp/local.log" 2>&1 ||
   { echo "netns_mpirun: FAIL: the one-host run failed:"; cat "$tmp/local.log"; exit 1; }
 if ! timeout 120 ip netns exec "$ns1" mpirun "${common[@]}" --host "$h1:1,$h2:1" \

@@ -42,7 +42,10 @@ bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 
 // can name; leak checking is therefore off inside MPI ranks (address and UB checks stay on, and
 // the single-process tests check the same training code for leaks).
 std::vector<std::string> mpirun(int np, const std::vector<std::string>& argv, const Env& env = {}) {
+  // Shared-memory transfers without cross-memory attach: containers without CAP_SYS_PTRACE
+  // refuse process_vm_readv, and the tests must run there too.
   std::vector<std::string> a = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", std::to_string(np),
+                                "--mca", "btl_vader_single_copy_mechanism", "none",
                                 "-x", "LSAN_OPTIONS=detect_leaks=0"};
   for (const auto& [k, v] : env) a.insert(a.end(), {"-x", k + "=" + v});
   a.insert(a.end(), argv.begin(), argv.end());
