@@ -134,6 +134,21 @@ TEST(Safetensors, EmptyFileAndNoMetadata) {
   EXPECT_EQ(entries, 1u);
 }
 
+// A tensor with a zero dimension holds no bytes: reading it into an empty buffer (a null
+// pointer) copies nothing, in every float dtype (found by fuzz_safetensors under UBSan).
+TEST(Safetensors, ZeroElementTensorsReadIntoNothing) {
+  TempDir tmp;
+  std::string path = tmp / "z.safetensors";
+  float unused = 0;
+  write_safetensors(path, {{"a", DType::F32, {0, 4}, &unused}, {"b", DType::BF16, {3, 0}, &unused}});
+  SafetensorsFile f(path);
+  ASSERT_EQ(f.tensors().size(), 2u);
+  std::vector<float> none;
+  EXPECT_NO_THROW(f.read_f32("a", {0, 4}, none.data()));
+  EXPECT_NO_THROW(f.read_f32("b", {3, 0}, none.data()));
+  EXPECT_THROW(f.read_f32("a", {4, 0}, none.data()), UserError);  // the shape still has to match
+}
+
 TEST(Safetensors, ReadF32RefusesMissingWrongShapeAndIntegerTensors) {
   int32_t i[2] = {1, 2};
   float x[2] = {1, 2};
