@@ -297,11 +297,12 @@ void SafetensorsFile::read_f32(const std::string& name, const std::vector<size_t
   if (t->shape != shape)
     throw user_error(path_, "tensor '%s' has shape %s, expected %s", name.c_str(), shape_string(t->shape).c_str(),
                      shape_string(shape).c_str());
-  if (t->bytes == 0) return;  // an empty tensor: nothing to copy (and `out` may be null)
   const char* src = bytes_.data() + t->offset;
   switch (t->dtype) {
     case DType::F32:
-      std::memcpy(out, src, t->bytes);  // the data section may be unaligned in files from other tools
+      // The data section may be unaligned in files from other tools; an empty tensor copies
+      // nothing (and `out` may then be null).
+      if (t->bytes > 0) std::memcpy(out, src, t->bytes);
       return;
     case DType::F16:
     case DType::BF16: {
