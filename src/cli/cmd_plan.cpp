@@ -18,14 +18,6 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-std::string count_str(double v) {
-  if (v >= 1e12) return strprintf("%.3gT", v / 1e12);
-  if (v >= 1e9) return strprintf("%.3gB", v / 1e9);
-  if (v >= 1e6) return strprintf("%.3gM", v / 1e6);
-  if (v >= 1e3) return strprintf("%.3gk", v / 1e3);
-  return strprintf("%.0f", v);
-}
-
 std::string with_commas(double v) {
   std::string digits = strprintf("%.0f", v), out;
   for (size_t i = 0; i < digits.size(); ++i) {
@@ -45,13 +37,13 @@ std::string seconds_str(double s) {
 void print_report(const dist::Plan& p) {
   const dist::Layout& l = p.layout;
   std::printf("tweetlm plan: %s, %s tokens on %d x %s (%s, %d per node)\n\n", p.model.name.c_str(),
-              count_str(p.options.tokens).c_str(), p.options.gpus, p.gpu.description.c_str(), p.net.name.c_str(),
+              dist::format_count(p.options.tokens).c_str(), p.options.gpus, p.gpu.description.c_str(), p.net.name.c_str(),
               p.net.gpus_per_node);
 
   std::printf("Model\n");
   std::printf("  dims            %s\n", p.model.dims().c_str());
   std::printf("  parameters      %s (%s in matrix products)\n", with_commas(double(p.params)).c_str(),
-              count_str(double(p.matmul_params)).c_str());
+              dist::format_count(double(p.matmul_params)).c_str());
   std::printf("  FLOPs per token %.3g = 6 N + 12 L d T (PaLM / Megatron model FLOPs, T = %d)\n", p.flops_per_token, l.seq);
   std::printf("  total FLOPs     %.3g\n\n", p.total_flops);
 
@@ -63,7 +55,7 @@ void print_report(const dist::Plan& p) {
     std::printf("  layout          %d data-parallel replica%s%s\n", l.data_parallel, l.data_parallel == 1 ? "" : "s",
                 l.zero ? ", ZeRO-1" : "");
   std::printf("  global batch    %s tokens = %d x micro-batch %d x %d tokens x %lld accumulation step%s\n",
-              count_str(p.global_batch_tokens).c_str(), l.data_parallel, l.micro_batch, l.seq, static_cast<long long>(p.grad_accum),
+              dist::format_count(p.global_batch_tokens).c_str(), l.data_parallel, l.micro_batch, l.seq, static_cast<long long>(p.grad_accum),
               p.grad_accum == 1 ? "" : "s");
   std::printf("  steps           %s\n\n", with_commas(double(p.steps)).c_str());
 
@@ -106,8 +98,8 @@ void print_report(const dist::Plan& p) {
   std::printf("  step                 %10s   (exposed communication %s)\n\n", seconds_str(p.step_s).c_str(),
               seconds_str(p.exposed_s).c_str());
 
-  std::printf("Throughput       %s tokens/s (%s per GPU), MFU %.1f%%\n", count_str(p.tokens_per_s).c_str(),
-              count_str(p.tokens_per_s / p.options.gpus).c_str(), p.mfu * 100);
+  std::printf("Throughput       %s tokens/s (%s per GPU), MFU %.1f%%\n", dist::format_count(p.tokens_per_s).c_str(),
+              dist::format_count(p.tokens_per_s / p.options.gpus).c_str(), p.mfu * 100);
   std::printf("Time             %.2f days wall clock, %s GPU-hours\n", p.days, with_commas(p.gpu_hours).c_str());
   if (!p.notes.empty()) {
     std::printf("\nNotes\n");

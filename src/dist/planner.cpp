@@ -57,15 +57,15 @@ uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 uint64_t bytes_ceil(double v) { return v >= 1.8e19 ? uint64_t(1.8e19) : uint64_t(std::ceil(v)); }
 std::string gib(double bytes) { return strprintf("%.1f GiB", bytes / kGiB); }
 
-std::string count_str(double v) {
+}  // namespace
+
+std::string format_count(double v) {
   if (v >= 1e12) return strprintf("%.3gT", v / 1e12);
   if (v >= 1e9) return strprintf("%.3gB", v / 1e9);
   if (v >= 1e6) return strprintf("%.3gM", v / 1e6);
   if (v >= 1e3) return strprintf("%.3gk", v / 1e3);
   return strprintf("%.0f", v);
 }
-
-}  // namespace
 
 // ---- counts ----
 
@@ -338,12 +338,12 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
   if (double(d) * seq > global)
     p.notes.push_back(strprintf("data parallelism over %d replicas takes at least one %d-token sequence each: %s tokens "
                                 "per step, more than the %s%s (large batches can slow learning per token)",
-                                d, seq, count_str(double(d) * seq).c_str(),
-                                o.global_batch_tokens > 0 ? "" : "default ", count_str(global).c_str()));
+                                d, seq, format_count(double(d) * seq).c_str(),
+                                o.global_batch_tokens > 0 ? "" : "default ", format_count(global).c_str()));
   else if (std::fabs(p.global_batch_tokens - global) > 0.5)
     p.notes.push_back(strprintf("global batch rounded from %s to %s tokens: %d replicas x %lld accumulation steps x "
                                 "micro-batch %d x %d tokens",
-                                count_str(global).c_str(), count_str(p.global_batch_tokens).c_str(), d, static_cast<long long>(p.grad_accum),
+                                format_count(global).c_str(), format_count(p.global_batch_tokens).c_str(), d, static_cast<long long>(p.grad_accum),
                                 layout.micro_batch, seq));
 
   // ---- FLOPs and time ----

@@ -93,6 +93,8 @@ std::vector<std::string> link_names();
 // "2e12", "2T", "500B", "4M", "1.5k", "1000", "4Mi" (binary: 4,194,304): a positive count, at most
 // 1e18. UserError naming `flag`.
 double parse_count(const std::string& text, const std::string& flag);
+// The other way: 3 significant digits and a suffix ("4.19M", "2T", "950").
+std::string format_count(double v);
 
 // ---- the cost model's building blocks (exposed for tests) ----
 
