@@ -258,6 +258,19 @@ class DistTrain : public ::testing::Test {
     return out;
   }
 
+  // Runs 2 ranks with --comm-timeout 2 and `fault` (TLM_TEST_FAULT) on rank 1 at step 3: the job
+  // must end non-zero within 60 s, rank 0's line contain `diagnosis`, the last checkpoint verify.
+  static void expect_fault_ends_job(const std::string& out, const std::string& fault, const std::string& diagnosis) {
+    const auto t0 = std::chrono::steady_clock::now();
+    RunResult r = run(mpirun(2, train(out, {"--comm-timeout", "2"})), {{"TLM_TEST_FAULT", fault}});
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_NE(r.rc, 0);
+    EXPECT_LT(secs, 60.0);
+    EXPECT_NE(r.err.find(diagnosis), std::string::npos) << r.err;
+    ASSERT_FALSE(list_checkpoints(out).empty());
+    EXPECT_EQ(verify_checkpoint(list_checkpoints(out).back().path), "");
+  }
+
   static TempDir* dir_;
   static std::string corpus_error_;
 };
@@ -322,17 +335,8 @@ TEST_F(DistTrain, KilledRankEndsTheJobAndResumeWorksAtOneAndTwo) {
 }
 
 TEST_F(DistTrain, HungRankIsNamedAndTheJobEnds) {
-  std::string out = path("hung");
-  const auto t0 = std::chrono::steady_clock::now();
-  RunResult r = run(mpirun(2, train(out, {"--comm-timeout", "2"})), {{"TLM_TEST_FAULT", "hang:1:3"}});
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_NE(r.rc, 0);
-  EXPECT_LT(secs, 60.0);
-  EXPECT_NE(r.err.find("rank 1 answered but never reached this collective (hung computing or in I/O)"),
-            std::string::npos)
-      << r.err;
-  ASSERT_FALSE(list_checkpoints(out).empty());
-  EXPECT_EQ(verify_checkpoint(list_checkpoints(out).back().path), "");
+  expect_fault_ends_job(path("hung"), "hang:1:3",
+                        "rank 1 answered but never reached this collective (hung computing or in I/O)");
 }
 
 // SIGTERM to mpirun reaches every rank (mpirun forwards it); the stop decision is all-reduced,
@@ -357,13 +361,7 @@ TEST_F(DistTrain, SigtermStopsEveryRankAtOneStepWithACheckpoint) {
 // A stopped process (SIGSTOP: every thread frozen, as a machine that stops responding) answers
 // nothing: it is named as dead or stopped.
 TEST_F(DistTrain, StoppedRankIsNamedAndTheJobEnds) {
-  std::string out = path("stopped");
-  const auto t0 = std::chrono::steady_clock::now();
-  RunResult r = run(mpirun(2, train(out, {"--comm-timeout", "2"})), {{"TLM_TEST_FAULT", "stop:1:3"}});
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_NE(r.rc, 0);
-  EXPECT_LT(secs, 60.0);
-  EXPECT_NE(r.err.find("rank 1 did not answer (dead or stopped)"), std::string::npos) << r.err;
+  expect_fault_ends_job(path("stopped"), "stop:1:3", "rank 1 did not answer (dead or stopped)");
 }
 
 TEST_F(DistTrain, NanOnOneRankIsSkippedByAll) {
