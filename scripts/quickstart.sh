@@ -66,6 +66,9 @@ Go further:
   build/src/tweetlm generate -m $out/run -p "Life is" -n 50 --temp 0.8     # more samples
   build/src/tweetlm eval ppl -m $out/run --data $out/shards --split test    # held-out perplexity
   build/src/tweetlm train --help                                             # all training options
+  mpirun -np 2 build/src/tweetlm train --data $out/shards --tokenizer $out/tokenizer.json \
+      --out $out/run-dp --model small -T 64 -b 8 --steps 600 --zero 1   # 2 processes (as root: --allow-run-as-root)
+  build/src/tweetlm plan --model 7b --tokens 2T --gpus 10000 --gpu h100     # what a big run would cost
   build/src/tweetlm prepare -i tweets.js -o data/mine       # your Twitter archive (or its unpacked folder)
   build/src/tweetlm prepare -i api.jsonl.zst --lang en -o data/en   # API v1.1/v2 JSON, compressed
   build/src/tweetlm tokenizer train -i data/en -o data/en/tokenizer.json --vocab 32000
