@@ -3,9 +3,9 @@
 //  - GradBuckets (plain data parallel): the flat gradient buffer is cut into buckets of about
 //    --bucket-mb along parameter boundaries (for_each_param), in the order backward finishes
 //    them (head and last layer first). Llama::backward reports how far its gradients are final;
-//    each bucket that became final is all-reduced (non-blocking) while backward computes the
+//    each bucket that became final is all-reduced asynchronously while backward computes the
 //    layers below, and finish() waits for the rest. Every rank starts the same buckets in the
-//    same order, which is all MPI asks of non-blocking collectives.
+//    same order, so the collectives match up across ranks.
 //  - Shards (ZeRO-1): rank r owns the contiguous part r of the flat buffer (split_counts); its
 //    AdamW state covers only that part. After backward the gradients are reduce-scattered (each
 //    rank gets the sum of its part), each rank updates its part of the parameters, and the

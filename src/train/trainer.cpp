@@ -436,8 +436,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     }
     const bool stop_requested = g_stop_signal != 0 || (opt.stop_after > 0 && st.step + 1 >= opt.stop_after);
     double stats[4] = {loss_sum, keys_sum, stop_requested ? 1.0 : 0.0,
-                       opt.world > 1 ? ops::sum_squares(my_grads, shards.hi - shards.lo)
-                                     : ops::sum_squares(model.grads(), model.num_params())};
+                       ops::sum_squares(my_grads, shards.hi - shards.lo)};
     comm.all_reduce_sum(stats, 4);
     const double loss = stats[0] / micro_total;
     keys_sum = stats[1] * opt.grad_accum / micro_total;
