@@ -34,4 +34,17 @@ double sum_squares(const float* g, size_t n);
 // or max_norm <= 0), as torch.nn.utils.clip_grad_norm_ computes it.
 float clip_scale(double norm, float max_norm);
 
+
+// CUDA (ops/cuda/adamw.cu), device pointers: the same update on fp32 master weights and state
+// (same formula and order as the CPU), also writing the bf16 copy the products read
+// (param_bf16, skipped when null).
+namespace cuda {
+using bf16 = uint16_t;
+void adamw_update(float* param, bf16* param_bf16, const float* grad, float* m, float* v, size_t n,
+                  const AdamWHyper& h, int64_t t, float grad_scale);
+// sum(g^2) over n device floats, returned to the host (synchronises); the same bits on every
+// run (fixed grid, fixed order).
+double sum_squares(const float* g, size_t n);
+}  // namespace cuda
+
 }  // namespace tlm::ops

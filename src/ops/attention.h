@@ -41,4 +41,19 @@ bool have_bf16_attention();
 void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache, int first, int n,
                       int H, int KVH, int D);
 
+
+// CUDA (ops/cuda/attention.cu): the same attention on bf16 qkv with fp32 softmax statistics, in
+// the style of FlashAttention-2: tiles of 64 queries x 64 keys in shared memory, bf16 tensor-core
+// products (wmma) with fp32 accumulation, key tiles skipped when document masking or causality
+// hide them entirely. The backward is deterministic: one kernel for dq (per query tile) and one
+// for dk/dv (per key tile, over the query heads of its KV group), so no atomics. It overwrites
+// dqkv. D must be a multiple of 16, at most 128.
+namespace cuda {
+using bf16 = uint16_t;
+void attention_forward(bf16* out, float* lse, const bf16* qkv, const int32_t* doc_start, int B, int T, int H, int KVH,
+                       int D);
+void attention_backward(bf16* dqkv, const bf16* dout, const bf16* qkv, const bf16* out, const float* lse,
+                        const int32_t* doc_start, int B, int T, int H, int KVH, int D);
+}  // namespace cuda
+
 }  // namespace tlm::ops

@@ -18,4 +18,16 @@ void cross_entropy_forward(float* losses, float* lse, const float* logits, const
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
                             const float* dlosses, int N, int V);
 
+
+// CUDA (ops/cuda/cross_entropy.cu), device pointers: bf16 logits, fp32 arithmetic and losses.
+// The backward writes the bf16 logits gradient, in place when dlogits == logits, so a step has
+// one [N, V] buffer. dloss is d(loss)/d(losses[n]) for every row with a target (the model's
+// loss_scale / count); rows with a negative target get 0.
+namespace cuda {
+using bf16 = uint16_t;
+void cross_entropy_forward(float* losses, float* lse, const bf16* logits, const int32_t* targets, int N, int V);
+void cross_entropy_backward(bf16* dlogits, const bf16* logits, const float* lse, const int32_t* targets, float dloss,
+                            int N, int V);
+}  // namespace cuda
+
 }  // namespace tlm::ops

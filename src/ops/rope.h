@@ -19,4 +19,15 @@ void rope_forward(float* x, int row_stride, const int32_t* pos, const float* cos
 void rope_backward(float* dx, int row_stride, const int32_t* pos, const float* cos, const float* sin, int N,
                    int n_heads, int D);
 
+
+// CUDA (ops/cuda/rope.cu): the same rotation in place on bf16 rows (q and k of the fused qkv
+// projection), fp32 tables and arithmetic; pos, cos, sin on the device.
+namespace cuda {
+using bf16 = uint16_t;
+void rope_forward(bf16* x, int row_stride, const int32_t* pos, const float* cos, const float* sin, int N,
+                  int n_heads, int D);
+void rope_backward(bf16* dx, int row_stride, const int32_t* pos, const float* cos, const float* sin, int N,
+                   int n_heads, int D);
+}  // namespace cuda
+
 }  // namespace tlm::ops

@@ -1,0 +1,31 @@
+// The CUDA backend of a build without CUDA (no nvcc at configure time, or TLM_CUDA=OFF): no
+// devices, and a clear error for anything that would need one.
+#include "core/check.h"
+#include "model/llama_cuda.h"
+#include "ops/cuda_device.h"
+
+namespace tlm::cuda {
+
+namespace {
+[[noreturn]] void no_cuda() {
+  throw UserError("--device cuda", "this tweetlm was built without CUDA (nvcc was not found under /usr/local/cuda "
+                                   "at build time); rebuild with the CUDA toolkit installed");
+}
+}  // namespace
+
+int device_count() { return 0; }
+std::string device_name() { no_cuda(); }
+bool emulated() { return false; }
+void* device_alloc(size_t) { no_cuda(); }
+void device_free(void*) noexcept {}
+void copy_to_device(void*, const void*, size_t) { no_cuda(); }
+void copy_to_host(void*, const void*, size_t) { no_cuda(); }
+void copy_on_device(void*, const void*, size_t) { no_cuda(); }
+void fill_zero(void*, size_t) { no_cuda(); }
+void synchronize() { no_cuda(); }
+
+}  // namespace tlm::cuda
+
+namespace tlm {
+std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig&, int, int, bool) { cuda::synchronize(); return {}; }
+}  // namespace tlm
