@@ -1,7 +1,11 @@
 // CPU emulation (see cuda_runtime.h here) of the warp matrix functions (nvcuda::wmma) for the
 // shapes tweetlm uses: 16x16x16 with bf16 operands and fp32 accumulators. Every lane holds the
 // whole tile (the hardware spreads it over the warp in an unspecified layout, which portable
-// kernels never rely on), so element-wise loops over num_elements behave the same. Operand
+// kernels never rely on), so element-wise loops over num_elements behave the same. Loads and
+// stores are warp-collective, as on the device: each starts with a warp barrier, so no lane
+// reads a tile before every lane is done with the previous operation (without it, the lanes of
+// the emulator would run one after another and each would accumulate onto the others' stores).
+// Operand
 // pointers must be 256-bit aligned and ldm a multiple of 16 bytes, as on the device.
 #pragma once
 #include "cuda_bf16.h"
@@ -36,6 +40,7 @@ template <class Use, int M, int N, int K, class T, class Layout, class U>
 void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const U* p, unsigned ldm) {
   using F = fragment<Use, M, N, K, T, Layout>;
   check_operand(p, ldm, sizeof(U));
+  tlm_emu::sync_warp();
   for (int r = 0; r < F::rows; r++)
     for (int c = 0; c < F::cols; c++)
       f.x[r * F::cols + c] = std::is_same_v<Layout, col_major> ? p[size_t(c) * ldm + r] : p[size_t(r) * ldm + c];
@@ -43,6 +48,7 @@ void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const U* p, unsigned
 template <int M, int N, int K, class T>
 void load_matrix_sync(fragment<accumulator, M, N, K, T>& f, const T* p, unsigned ldm, layout_t layout) {
   check_operand(p, ldm, sizeof(T));
+  tlm_emu::sync_warp();
   for (int r = 0; r < M; r++)
     for (int c = 0; c < N; c++)
       f.x[r * N + c] = layout == mem_col_major ? p[size_t(c) * ldm + r] : p[size_t(r) * ldm + c];
@@ -50,6 +56,7 @@ void load_matrix_sync(fragment<accumulator, M, N, K, T>& f, const T* p, unsigned
 template <int M, int N, int K, class T>
 void store_matrix_sync(T* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm, layout_t layout) {
   check_operand(p, ldm, sizeof(T));
+  tlm_emu::sync_warp();
   for (int r = 0; r < M; r++)
     for (int c = 0; c < N; c++) (layout == mem_col_major ? p[size_t(c) * ldm + r] : p[size_t(r) * ldm + c]) = f.x[r * N + c];
 }
