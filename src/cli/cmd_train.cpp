@@ -120,6 +120,10 @@ Runner add_train_model(CLI::App& app) {
           ->capture_default_str()
           ->check(CLI::IsMember({"fp32", "bf16"})),
       "dtype");
+  add(cmd->add_option("--device", o->device, "cpu, or cuda: bf16 mixed precision on an NVIDIA GPU (one per process)")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"cpu", "cuda"})),
+      "device");
   auto* steps = add(cmd->add_option("--steps", o->steps, "Optimizer steps (default 1000)")
                         ->check(CLI::Range(int64_t{1}, int64_t{1} << 40)),
                     "steps");
@@ -180,13 +184,19 @@ Runner add_train_model(CLI::App& app) {
     TrainOptions options = *o;
     options.sampler = sample_tweets;
     const dist::LaunchInfo launch = dist::detect_launch();
-    std::unique_ptr<dist::Communicator> comm;
+    std::unique_ptr<dist::Communicator> comm, device_comm;
     if (launch.size > 1) {
       comm = dist::make_mpi_comm();
       comm->set_timeout(*timeout);
       if (threads_flag->count() == 0) set_num_threads(std::max(1, hardware_threads() / launch.local_size));
       if (comm->rank() != 0 && log_level() < LogLevel::warn) set_log_level(LogLevel::warn);
       options.comm = comm.get();
+      // One GPU per process (local rank -> device); NCCL carries the device gradients.
+      if (options.device == "cuda") {
+        device_comm = dist::make_nccl_comm(*comm, launch.local_rank);
+        device_comm->set_timeout(*timeout);
+        options.device_comm = device_comm.get();
+      }
     }
     TrainResult r;
     try {

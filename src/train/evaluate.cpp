@@ -18,10 +18,8 @@ double EvalResult::bits_per_byte() const {
   return sum_nats / std::numbers::ln2 / double(bytes);
 }
 
-EvalResult evaluate(Llama& model, const TokenDataset& data, const std::vector<uint64_t>& windows, int B, int T,
-                    int32_t eos_id, const std::vector<uint32_t>* byte_lengths) {
-  TLM_CHECK(B > 0 && B <= model.max_B() && T > 0 && T <= model.max_T(), "eval B=%d T=%d, model holds %d x %d", B, T,
-            model.max_B(), model.max_T());
+EvalResult evaluate(const BatchNats& nats, const TokenDataset& data, const std::vector<uint64_t>& windows, int B,
+                    int T, int32_t eos_id, const std::vector<uint32_t>* byte_lengths) {
   EvalResult r;
   Batch batch;
   for (size_t first = 0; first < windows.size(); first += size_t(B)) {
@@ -29,12 +27,10 @@ EvalResult evaluate(Llama& model, const TokenDataset& data, const std::vector<ui
     batch.resize(rows, T);
     for (int b = 0; b < rows; ++b) fill_window(data, windows[first + size_t(b)], T, batch, b);
     batch.compute_documents(eos_id);
-    model.forward(batch);
-    const float* losses = model.losses();
+    r.sum_nats += nats(batch);
     for (size_t i = 0; i < size_t(rows) * size_t(T); ++i) {
       int32_t t = batch.targets[i];
       if (t < 0) continue;
-      r.sum_nats += double(losses[i]);
       ++r.tokens;
       if (byte_lengths) r.bytes += (*byte_lengths)[size_t(t)];
     }
@@ -42,6 +38,21 @@ EvalResult evaluate(Llama& model, const TokenDataset& data, const std::vector<ui
   }
   r.loss = r.tokens ? r.sum_nats / double(r.tokens) : std::numeric_limits<double>::quiet_NaN();
   return r;
+}
+
+EvalResult evaluate(Llama& model, const TokenDataset& data, const std::vector<uint64_t>& windows, int B, int T,
+                    int32_t eos_id, const std::vector<uint32_t>* byte_lengths) {
+  TLM_CHECK(B > 0 && B <= model.max_B() && T > 0 && T <= model.max_T(), "eval B=%d T=%d, model holds %d x %d", B, T,
+            model.max_B(), model.max_T());
+  auto nats = [&](const Batch& batch) {
+    model.forward(batch);
+    const float* losses = model.losses();
+    double sum = 0;  // in token order, as before: the result does not depend on the batching code
+    for (size_t i = 0; i < batch.targets.size(); ++i)
+      if (batch.targets[i] >= 0) sum += double(losses[i]);
+    return sum;
+  };
+  return evaluate(nats, data, windows, B, T, eos_id, byte_lengths);
 }
 
 std::vector<uint32_t> token_byte_lengths(const Tokenizer& tok, size_t vocab_size) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "model/llama.h"
@@ -30,6 +31,10 @@ struct EvalResult {
 // forward pass does.
 EvalResult evaluate(Llama& model, const TokenDataset& data, const std::vector<uint64_t>& windows, int B, int T,
                     int32_t eos_id, const std::vector<uint32_t>* byte_lengths = nullptr);
+// The same for any model that can give the summed loss of a batch's targets (the CUDA model).
+using BatchNats = std::function<double(const Batch& batch)>;
+EvalResult evaluate(const BatchNats& nats, const TokenDataset& data, const std::vector<uint64_t>& windows, int B,
+                    int T, int32_t eos_id, const std::vector<uint32_t>* byte_lengths = nullptr);
 
 // Bytes each token id stands for: its raw bytes, except the end-of-text separator, which counts
 // as one byte (the newline that separates tweets in a text file). Ids past the tokenizer

@@ -61,4 +61,17 @@ double mean_attended_keys(const Batch& batch) {
   return sum / double(batch.pos.size());
 }
 
+double gpu_bf16_peak_gflops(const std::string& name) {
+  // Datasheet dense (not sparse) bf16 tensor-core peaks. PCIe H100s are slower (756).
+  struct Peak {
+    const char* key;
+    double tflops;
+  };
+  static constexpr Peak kPeaks[] = {{"H200", 989.4}, {"H100 PCIe", 756.0}, {"H100", 989.4}, {"GH200", 989.4},
+                                    {"A100", 312.0}, {"L40S", 362.1},      {"A10", 125.0},  {"L4", 121.0}};
+  for (const Peak& p : kPeaks)
+    if (name.find(p.key) != std::string::npos) return p.tflops * 1e3;
+  return 0;
+}
+
 }  // namespace tlm

@@ -29,6 +29,7 @@ constexpr Field kFields[] = {
     {"wd", "--wd", Kind::numeric},
     {"clip", "--clip", Kind::numeric},
     {"dtype", "--dtype", Kind::numeric},
+    {"device", "--device", Kind::free},
     {"steps", "--steps", Kind::numeric},
     {"tokens", "--tokens", Kind::numeric},
     {"data", "--data", Kind::free},
@@ -83,6 +84,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
           {"wd", o.wd},
           {"clip", o.clip},
           {"dtype", o.dtype},
+          {"device", o.device},
           {"steps", o.steps},
           {"tokens", o.tokens},
           {"eval_every", o.eval_every},
@@ -117,6 +119,7 @@ TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o, const st
     get("wd", o.wd);
     get("clip", o.clip);
     get("dtype", o.dtype);
+    get("device", o.device);
     get("steps", o.steps);
     get("tokens", o.tokens);
     get("eval_every", o.eval_every);

@@ -56,6 +56,7 @@ struct TrainOptions {
   ModelSpec model;
   int B = 16, T = 128, grad_accum = 1;
   std::string dtype = "fp32";  // --dtype: fp32 | bf16 linear layers (Precision, model/llama.h)
+  std::string device = "cpu";  // --device: cpu | cuda (bf16 mixed precision, model/llama_cuda.h)
   double lr = 1e-3;
   double min_lr = -1;   // < 0: lr / 10
   int64_t warmup = -1;  // < 0: 10% of the steps, at most 1000
@@ -76,6 +77,9 @@ struct TrainOptions {
   // Data parallel: the communicator of the job (null: one process). rank and world are set
   // from it by train(); world is recorded in state.json, and a resume may change it.
   dist::Communicator* comm = nullptr;
+  // With --device cuda on several ranks: NCCL on device buffers for the gradient all-reduce
+  // (comm still carries the host-side scalars and checkpoints).
+  dist::Communicator* device_comm = nullptr;
   int rank = 0, world = 1;
   int zero = 0;              // 1: ZeRO-1 (AdamW state and update sharded over the ranks)
   double bucket_mb = 25;     // gradient all-reduce bucket size (MB), as PyTorch DDP's default

@@ -36,8 +36,10 @@
 #include "dist/data_parallel.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
+#include "model/llama_cuda.h"
 #include "model/params_io.h"
 #include "ops/adamw.h"
+#include "ops/cuda_device.h"
 #include "tokenizer/tokenize_corpus.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
@@ -171,6 +173,8 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   const bool root = comm.rank() == 0;
   if (opt.zero != 0 && opt.zero != 1) throw user_error("--zero", "must be 0 or 1, got %d", opt.zero);
   if (!(opt.bucket_mb > 0)) throw user_error("--bucket-mb", "must be positive, got %g", opt.bucket_mb);
+  if (opt.device != "cpu" && opt.device != "cuda")
+    throw user_error("--device", "unknown device '%s' (expected cpu or cuda)", opt.device.c_str());
 
   // Resume or start: a fresh run refuses a directory that already holds checkpoints. Rank 0
   // chooses the checkpoint; the others open the same one.
@@ -196,6 +200,20 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   }
   opt.rank = comm.rank();
   opt.world = comm.size();
+  // The GPU trains in bf16 mixed precision (model/llama_cuda.h) with a plain data-parallel
+  // gradient all-reduce over NCCL; --dtype fp32 and ZeRO-1 are CPU features for now.
+  const bool gpu = opt.device == "cuda";
+  if (gpu) {
+    if (given.count("dtype") && opt.dtype != "bf16")
+      throw user_error("--dtype", "%s is CPU-only: --device cuda trains in bf16 mixed precision", opt.dtype.c_str());
+    opt.dtype = "bf16";
+    if (opt.zero) throw UserError("--zero", "ZeRO-1 is not implemented for --device cuda yet (use --zero 0)");
+    if (cuda::device_count() == 0)
+      throw UserError("--device cuda", "no CUDA device is visible to this process (check nvidia-smi and "
+                                       "CUDA_VISIBLE_DEVICES)");
+    if (opt.world > 1 && !opt.device_comm)
+      throw UserError("--device cuda", "several processes need the NCCL communicator (a build with NCCL)");
+  }
   if (ck && info.state.value("world_size", 1) != opt.world)
     log_warn("train: %s was trained by %d processes, this run has %d: the tokens per step change with them",
              ck->path.c_str(), info.state.value("world_size", 1), opt.world);
@@ -262,7 +280,8 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   const dist::Shards shards(cfg.num_params(), opt.rank, opt.world);
   AlignedBuffer<float> grad_shard;
   try {
-    model_ptr = std::make_unique<Llama>(cfg, opt.B, opt.T);
+    // On the GPU the host model only holds the parameters (checkpoints, samples): no activations.
+    model_ptr = std::make_unique<Llama>(cfg, gpu ? 0 : opt.B, opt.T);
     TLM_CHECK(model_ptr->num_params() == cfg.num_params(), "layout of %zu != %zu parameters",
               model_ptr->num_params(), size_t(cfg.num_params()));
     adam_ptr = opt.zero ? std::make_unique<AdamW>(model_ptr->layout(), shards.lo, shards.hi)
@@ -274,7 +293,9 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   }
   Llama& model = *model_ptr;
   AdamW& adam = *adam_ptr;
-  model.set_precision(parse_precision(opt.dtype, "--dtype"));
+  std::unique_ptr<CudaLlama> device_model;
+  if (gpu) device_model = make_cuda_llama(cfg, opt.B, opt.T);
+  else model.set_precision(parse_precision(opt.dtype, "--dtype"));
   DataLoader loader(train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
   if (root) {
     make_dirs(opt.out_dir);
@@ -314,13 +335,20 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   }
   // Every rank starts from rank 0's parameters (they agree already; this makes it a fact).
   comm.broadcast(model.params(), model.num_params() * sizeof(float), 0);
+  if (gpu) {
+    device_model->upload_params(model.params());
+    device_model->upload_adam(adam.m(), adam.v(), adam.t());
+  }
   MetricsWriter metrics(root ? metrics_path : "");
 
   // MFU of a bf16 run is measured against the bf16 matmul peak, not the (about half) sgemm one.
-  const bool bf16 = model.precision() == Precision::bf16;
+  const bool bf16 = gpu || model.precision() == Precision::bf16;
   // Peaks are per rank; the job's peak is their sum (MFU compares it with the job's tokens/s).
-  double peak_gflops =
-      opt.peak_gflops > 0 ? opt.peak_gflops : bf16 ? measure_bf16_gflops(0.3) : measure_sgemm_gflops(0.3);
+  // A GPU's is its datasheet's dense bf16 peak (0 when unknown: no MFU without --peak-gflops).
+  double peak_gflops = opt.peak_gflops > 0 ? opt.peak_gflops
+                       : gpu               ? gpu_bf16_peak_gflops(cuda::device_name())
+                       : bf16              ? measure_bf16_gflops(0.3)
+                                           : measure_sgemm_gflops(0.3);
   comm.all_reduce_sum(&peak_gflops, 1);
   const auto eval_set = eval_windows(val_data, opt.T, opt.eval_tokens, opt.rank, opt.world);
   double eval_total = double(eval_set.size());
@@ -334,7 +362,14 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   log_info("train: %lld steps x %lld tokens (b %d x T %d x accum %d), %llu windows per epoch, peak %.1f GFLOP/s%s",
            static_cast<long long>(opt.steps), static_cast<long long>(tokens_per_step), opt.B, opt.T, opt.grad_accum,
            static_cast<unsigned long long>(loader.num_windows()), peak_gflops,
-           opt.peak_gflops > 0 ? " (--peak-gflops)" : bf16 ? " (measured bf16 matmul, --dtype bf16)" : " (measured sgemm)");
+           opt.peak_gflops > 0 ? " (--peak-gflops)"
+           : gpu              ? " (the GPU's dense bf16 peak)"
+           : bf16             ? " (measured bf16 matmul, --dtype bf16)"
+                              : " (measured sgemm)");
+  if (gpu)
+    log_info("train: device %s: bf16 mixed precision, %.1f MiB of device memory (weights, gradients, AdamW, "
+             "activations for %d x %d)", cuda::device_name().c_str(), double(device_model->device_bytes()) / (1 << 20),
+             opt.B, opt.T);
   {
     const double mb = 1.0 / (1 << 20), n = double(cfg.num_params());
     log_info("train: %d process%s (%s)%s; memory per rank: parameters %.1f MB, gradients %.1f MB, AdamW state %.1f MB%s",
@@ -342,7 +377,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
              8 * double(adam.size()) * mb, opt.zero ? strprintf(" (1/%d of %.1f MB)", opt.world, 8 * n * mb).c_str() : "");
   }
   std::unique_ptr<dist::GradBuckets> buckets;
-  if (opt.world > 1 && !opt.zero)
+  if (opt.world > 1 && !opt.zero && !gpu)
     buckets = std::make_unique<dist::GradBuckets>(comm, model.layout(), size_t(opt.bucket_mb * (1 << 20)));
 
   const std::set<int64_t> inject_nan = nan_injection_steps();
@@ -355,6 +390,10 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
 
   // Collective: with ZeRO-1 the AdamW state is gathered on rank 0, which alone writes.
   auto save = [&](int64_t step) {
+    if (gpu) {
+      device_model->download_params(model.params());
+      device_model->download_adam(adam.m(), adam.v());
+    }
     double bad = !all_finite(model.params(), model.num_params()) || !all_finite(adam.m(), adam.size()) ||
                  !all_finite(adam.v(), adam.size());
     comm.all_reduce_sum(&bad, 1);
@@ -376,6 +415,8 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     save_params(w.file("model.safetensors"), model.layout(), std::as_const(model).params(), {{"format", "pt"}});
     if (opt.zero)
       AdamW::write(w.file("optimizer.safetensors"), model.layout(), m_full.data(), v_full.data(), adam.t());
+    else if (gpu)
+      AdamW::write(w.file("optimizer.safetensors"), model.layout(), adam.m(), adam.v(), device_model->adam_t());
     else
       adam.save(w.file("optimizer.safetensors"));
     atomic_write_file(w.file("config.json"), cfg.to_hf_json().dump(2) + "\n");
@@ -390,7 +431,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
          {{"dir", opt.data_dir}, {"split", "train"}, {"epoch", p.epoch}, {"index", p.index},
           {"windows", loader.num_windows()}, {"train_tokens", train_data.size()}}},
         {"rng", {{"generator", "philox4x32-10 (counter-based: data order = f(seed, epoch))"}, {"seed", opt.seed}}},
-        {"optimizer", {{"name", "adamw"}, {"t", adam.t()}}},
+        {"optimizer", {{"name", "adamw"}, {"t", gpu ? device_model->adam_t() : adam.t()}}},
         {"bad_steps", {{"total", st.bad_total}, {"in_a_row", st.bad_in_row}}},
         {"config", cfg.to_hf_json()},
         {"tokenizer", {{"vocab_xxh3", vocab_hash}, {"file_xxh3", hex64(hash64(tok_text))}}},
@@ -412,31 +453,46 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   while (st.step < opt.steps) {
     maybe_inject_fault(opt.rank, st.step + 1);
     const auto t0 = clock::now();
-    model.zero_grad();
+    gpu ? device_model->zero_grad() : model.zero_grad();
     // A NaN on one rank (the last) must reach every rank's decision through the reduction.
-    if (inject_nan.count(st.step + 1) && opt.rank == opt.world - 1)
+    if (inject_nan.count(st.step + 1) && opt.rank == opt.world - 1 && !gpu)
       model.grads()[0] = std::numeric_limits<float>::quiet_NaN();
     double loss_sum = 0, keys_sum = 0;
     for (int micro = 0; micro < opt.grad_accum; ++micro) {
       loader.next(batch, eos);
-      loss_sum += double(model.forward(batch));
-      if (buckets && micro + 1 == opt.grad_accum)  // the last backward overlaps the all-reduce
-        model.backward(batch, 1.0f / float(micro_total), [&](size_t from) { buckets->ready(model.grads(), from); });
-      else
-        model.backward(batch, 1.0f / float(micro_total));
+      if (gpu) {
+        loss_sum += double(device_model->forward(batch));
+        device_model->backward(batch, 1.0f / float(micro_total));
+      } else {
+        loss_sum += double(model.forward(batch));
+        if (buckets && micro + 1 == opt.grad_accum)  // the last backward overlaps the all-reduce
+          model.backward(batch, 1.0f / float(micro_total), [&](size_t from) { buckets->ready(model.grads(), from); });
+        else
+          model.backward(batch, 1.0f / float(micro_total));
+      }
       keys_sum += mean_attended_keys(batch);
     }
     // Gradients: summed over ranks (all of them, or this rank's ZeRO-1 shard); then one
-    // all-reduce of the step's scalars, from which every rank takes the same decisions.
-    const float* my_grads = model.grads() + shards.lo;
-    if (buckets) buckets->finish(model.grads());
-    if (opt.zero) {
-      comm.reduce_scatter_sum(model.grads(), grad_shard.data(), shards.counts);
-      my_grads = grad_shard.data();
+    // all-reduce of the step's scalars, from which every rank takes the same decisions. On the
+    // GPU every rank holds the whole summed gradient; rank 0 alone contributes its norm.
+    double grad_ss = 0;
+    const float* my_grads = gpu ? nullptr : model.grads() + shards.lo;
+    if (gpu) {
+      if (opt.world > 1) {
+        cuda::synchronize();  // NCCL runs on its own stream: backward must be done first
+        opt.device_comm->all_reduce_sum(device_model->device_grads(), model.num_params());
+      }
+      grad_ss = root ? device_model->grad_sum_squares() : 0.0;
+    } else {
+      if (buckets) buckets->finish(model.grads());
+      if (opt.zero) {
+        comm.reduce_scatter_sum(model.grads(), grad_shard.data(), shards.counts);
+        my_grads = grad_shard.data();
+      }
+      grad_ss = ops::sum_squares(my_grads, shards.hi - shards.lo);
     }
     const bool stop_requested = g_stop_signal != 0 || (opt.stop_after > 0 && st.step + 1 >= opt.stop_after);
-    double stats[4] = {loss_sum, keys_sum, stop_requested ? 1.0 : 0.0,
-                       ops::sum_squares(my_grads, shards.hi - shards.lo)};
+    double stats[4] = {loss_sum, keys_sum, stop_requested ? 1.0 : 0.0, grad_ss};
     comm.all_reduce_sum(stats, 4);
     const double loss = stats[0] / micro_total;
     keys_sum = stats[1] * opt.grad_accum / micro_total;
@@ -448,7 +504,9 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
       h.lr = float(lr);
       h.weight_decay = float(opt.wd);
       const float clip = ops::clip_scale(grad_norm, float(opt.clip));
-      if (opt.zero) {
+      if (gpu) {
+        device_model->adamw_step(h, clip);
+      } else if (opt.zero) {
         adam.step(model.params() + shards.lo, my_grads, h, clip);
         comm.all_gather(model.params(), shards.counts);
       } else {
@@ -462,7 +520,8 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     ++st.step;
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
     const double tok_s = double(tokens_per_step) / secs;
-    const double mfu = cfg.train_flops_per_token(keys_sum / opt.grad_accum) * tok_s / (peak_gflops * 1e9);
+    const double mfu =
+        peak_gflops > 0 ? cfg.train_flops_per_token(keys_sum / opt.grad_accum) * tok_s / (peak_gflops * 1e9) : 0.0;
     nlohmann::json rec = {{"step", st.step}, {"loss", loss},       {"lr", lr}, {"grad_norm", grad_norm},
                           {"ms", secs * 1e3}, {"tokens_per_s", tok_s}, {"mfu", mfu}};
     if (!finite) rec["skipped"] = true;
@@ -489,7 +548,12 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
                format_quantity(tok_s, ProgressUnit::count).c_str(), 100.0 * mfu, format_duration(eta).c_str());
     }
     if (eval_total > 0 && ((opt.eval_every > 0 && st.step % opt.eval_every == 0) || last)) {
-      EvalResult ev = evaluate(model, val_data, eval_set, opt.B, opt.T, eos);
+      auto device_nats = [&](const Batch& b) {
+        const int64_t n = b.count_targets();
+        return n ? double(device_model->forward(b)) * double(n) : 0.0;
+      };
+      EvalResult ev = gpu ? evaluate(device_nats, val_data, eval_set, opt.B, opt.T, eos)
+                          : evaluate(model, val_data, eval_set, opt.B, opt.T, eos);
       double sums[2] = {ev.sum_nats, double(ev.tokens)};
       comm.all_reduce_sum(sums, 2);
       ev.sum_nats = sums[0];
@@ -501,6 +565,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
                ev.perplexity(), static_cast<unsigned long long>(ev.tokens));
     }
     if (root && opt.sampler && sample_every > 0 && (st.step % sample_every == 0 || last)) {
+      if (gpu) device_model->download_params(model.params());  // samples come from the host copy
       for (const std::string& s : opt.sampler(model, tok, st.step)) log_info("sample | %s", s.c_str());
     }
     const bool stop = stats[2] > 0 && !last;
