@@ -112,6 +112,9 @@ expect_user_error "train heads" "--heads: 3 does not divide" -- train --out "$tm
 expect_user_error "train missing shards" "nodir: no such directory" -- train --out "$tmp/run" --data "$tmp/nodir" --tokenizer "$tmp/tok/tokenizer.json"
 expect_user_error "train corpus is not shards" "no meta.json" -- train --out "$tmp/run" --data "$tmp/ok" --tokenizer "$tmp/tok/tokenizer.json"
 expect_user_error "train without tokenizer" "--tokenizer" -- train --out "$tmp/run" --data "$tmp/shards"
+expect_user_error "train bad device" "--device: tpu not in" -- train --out "$tmp/run" --device tpu
+# Without a GPU (or without CUDA in the build) --device cuda is one clear line, not a crash.
+expect_user_error "train cuda without a device" "--device cuda: (no CUDA device|this tweetlm was built without CUDA)" -- train --out "$tmp/run" --device cuda --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json"
 if [ -e "$tmp/run" ]; then echo "FAIL refused train runs left $tmp/run behind"; fails=$((fails + 1)); fi
 expect_ok "train tiny" -q train --out "$tmp/run" --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json" -T 4 -b 1 \
   --dim 16 --layers 1 --heads 2 --ffn 32 --steps 2 --peak-gflops 10

@@ -14,6 +14,9 @@ namespace tlm::cuda {
 int device_count();
 // "NVIDIA H200 (sm_90, 139.8 GiB)" or "CPU emulation of a CUDA device".
 std::string device_name();
+// Throws the UserError that explains why there is no device (`what` names the flag, e.g.
+// "--device cuda"): a build without CUDA, or none visible to this process.
+void require_device(const std::string& what);
 // Whether this build runs the kernels on the CPU emulator (tests/cuda_emu) instead of a GPU.
 bool emulated();
 

@@ -204,13 +204,12 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   // gradient all-reduce over NCCL; --dtype fp32 and ZeRO-1 are CPU features for now.
   const bool gpu = opt.device == "cuda";
   if (gpu) {
+    // --dtype is the CPU's precision: a GPU run ignores the stored value (a CPU run resumed on
+    // the GPU, or back, keeps its own), and refuses an explicit fp32.
     if (given.count("dtype") && opt.dtype != "bf16")
       throw user_error("--dtype", "%s is CPU-only: --device cuda trains in bf16 mixed precision", opt.dtype.c_str());
-    opt.dtype = "bf16";
     if (opt.zero) throw UserError("--zero", "ZeRO-1 is not implemented for --device cuda yet (use --zero 0)");
-    if (cuda::device_count() == 0)
-      throw UserError("--device cuda", "no CUDA device is visible to this process (check nvidia-smi and "
-                                       "CUDA_VISIBLE_DEVICES)");
+    cuda::require_device("--device cuda");
     if (opt.world > 1 && !opt.device_comm)
       throw UserError("--device cuda", "several processes need the NCCL communicator (a build with NCCL)");
   }

@@ -55,6 +55,11 @@ std::string device_name() {
   return strprintf("%s (sm_%d%d, %.1f GiB)", p.name, p.major, p.minor, double(p.totalGlobalMem) / (1 << 30));
 }
 
+void require_device(const std::string& what) {
+  if (device_count() == 0)
+    throw UserError(what, "no CUDA device is visible to this process (check nvidia-smi and CUDA_VISIBLE_DEVICES)");
+}
+
 bool emulated() {
 #ifdef TLM_CUDA_EMU
   return true;

@@ -7,13 +7,14 @@
 namespace tlm::cuda {
 
 namespace {
-[[noreturn]] void no_cuda() {
-  throw UserError("--device cuda", "this tweetlm was built without CUDA (nvcc was not found under /usr/local/cuda "
-                                   "at build time); rebuild with the CUDA toolkit installed");
+[[noreturn]] void no_cuda(const std::string& what = "--device cuda") {
+  throw UserError(what, "this tweetlm was built without CUDA (nvcc was not found under /usr/local/cuda at build "
+                        "time); rebuild with the CUDA toolkit installed");
 }
 }  // namespace
 
 int device_count() { return 0; }
+void require_device(const std::string& what) { no_cuda(what); }
 std::string device_name() { no_cuda(); }
 bool emulated() { return false; }
 void* device_alloc(size_t) { no_cuda(); }
@@ -27,5 +28,8 @@ void synchronize() { no_cuda(); }
 }  // namespace tlm::cuda
 
 namespace tlm {
-std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig&, int, int, bool) { cuda::synchronize(); return {}; }
+std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig&, int, int, bool) {
+  cuda::require_device("--device cuda");
+  return {};
+}
 }  // namespace tlm
