@@ -106,6 +106,17 @@ inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline float __expf(float x) { return expf(x); }
 inline float __logf(float x) { return logf(x); }
 inline float __fdividef(float a, float b) { return a / b; }
+// The round-to-nearest intrinsics, which nvcc never contracts into FMAs: the volatile store
+// keeps the host compiler (whose C++ default is -ffp-contract=fast) from fusing the result into
+// a neighbouring operation.
+inline float tlm_emu_rounded(float x) {
+  volatile float r = x;
+  return r;
+}
+inline float __fadd_rn(float a, float b) { return tlm_emu_rounded(a + b); }
+inline float __fmul_rn(float a, float b) { return tlm_emu_rounded(a * b); }
+inline float __fdiv_rn(float a, float b) { return tlm_emu_rounded(a / b); }
+inline float __fsqrt_rn(float x) { return tlm_emu_rounded(sqrtf(x)); }
 inline float __saturatef(float x) { return x < 0 ? 0 : x > 1 ? 1 : x; }
 inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, 4); return u; }
 inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, 4); return f; }
