@@ -4,6 +4,11 @@
 // turn until each reaches a barrier or exits, then the barrier whose participants have all
 // arrived is released. A barrier that can never be released (a thread exited, or waits at a
 // different barrier) is a bug in the kernel and aborts with a message.
+//
+// Fibers switch with a few lines of x86-64 assembly (callee-saved registers and the stack
+// pointer) rather than swapcontext, which makes a system call per switch to save the signal
+// mask: warp shuffles switch every lane twice, and the emulated tests spent most of their time
+// in the kernel. Other architectures use ucontext.
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -27,6 +32,36 @@
 #ifdef TLM_EMU_ASAN
 extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, size_t size);
 extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old, size_t* size_old);
+#endif
+
+#if defined(__x86_64__)
+// tlm_emu_switch(&save, load): pushes the callee-saved registers, stores the stack pointer in
+// *save, loads `load` and pops the registers saved there.
+extern "C" void tlm_emu_switch(void** save, void* load);
+asm(R"(
+.pushsection .text
+.globl tlm_emu_switch
+.type tlm_emu_switch,@function
+tlm_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+.size tlm_emu_switch,.-tlm_emu_switch
+.popsection
+)");
+#define TLM_EMU_ASM_SWITCH 1
 #endif
 
 namespace tlm_emu {
@@ -55,14 +90,22 @@ constexpr size_t kStaticSmem = 48 << 10, kMaxSmem = 227 << 10;
 enum class State { run, block_wait, warp_wait, done };
 
 struct Fiber {
+#ifdef TLM_EMU_ASM_SWITCH
+  void* sp = nullptr;
+#else
   ucontext_t ctx;
+#endif
   dim3 tid;
   State state = State::run;
   void* fake_stack = nullptr;
 };
 
 struct Scheduler {
+#ifdef TLM_EMU_ASM_SWITCH
+  void* main_sp = nullptr;
+#else
   ucontext_t main;
+#endif
   std::vector<Fiber> fibers;
   char* stacks = nullptr;
   size_t stacks_bytes = 0;
@@ -85,7 +128,11 @@ struct Scheduler {
 #ifdef TLM_EMU_ASAN
     __sanitizer_start_switch_fiber(f.state == State::done ? nullptr : &f.fake_stack, main_stack, main_stack_size);
 #endif
+#ifdef TLM_EMU_ASM_SWITCH
+    tlm_emu_switch(&f.sp, main_sp);
+#else
     swapcontext(&f.ctx, &main);
+#endif
 #ifdef TLM_EMU_ASAN
     __sanitizer_finish_switch_fiber(f.fake_stack, &main_stack, &main_stack_size);
 #endif
@@ -117,11 +164,21 @@ void Scheduler::run_block() {
   for (int i = 0; i < n; i++) {
     Fiber& f = fibers[i];
     f.tid = dim3(i % block_dim.x, (i / block_dim.x) % block_dim.y, i / (block_dim.x * block_dim.y));
+#ifdef TLM_EMU_ASM_SWITCH
+    // The first switch pops six zero registers and "returns" into entry, with the stack
+    // aligned as at a call (entry never returns: it switches away when the thread is done).
+    auto* sp = reinterpret_cast<uint64_t*>(stacks + size_t(i + 1) * kStack);
+    *--sp = 0;
+    *--sp = reinterpret_cast<uint64_t>(&Scheduler::entry);
+    for (int r = 0; r < 6; r++) *--sp = 0;
+    f.sp = sp;
+#else
     getcontext(&f.ctx);
     f.ctx.uc_stack.ss_sp = stacks + size_t(i) * kStack;
     f.ctx.uc_stack.ss_size = kStack;
     f.ctx.uc_link = nullptr;
     makecontext(&f.ctx, &Scheduler::entry, 0);
+#endif
   }
   for (;;) {
     for (int i = 0; i < n; i++) {
@@ -132,7 +189,11 @@ void Scheduler::run_block() {
       void* fake = nullptr;
       __sanitizer_start_switch_fiber(&fake, stacks + size_t(i) * kStack, kStack);
 #endif
+#ifdef TLM_EMU_ASM_SWITCH
+      tlm_emu_switch(&main_sp, fibers[i].sp);
+#else
       swapcontext(&main, &fibers[i].ctx);
+#endif
 #ifdef TLM_EMU_ASAN
       __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
