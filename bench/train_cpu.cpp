@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_model.h"
 #include "bench_util.h"
 #include "core/file.h"
 #include "core/rng.h"
@@ -34,29 +35,19 @@
 namespace {
 
 using nlohmann::json;
-
-struct BenchConfig {
-  std::string name;
-  int V, T, C, L, H, F, B;
-};
-const BenchConfig kConfigs[] = {
+using tlm::bench::BenchModel;
+using tlm::bench::model_config;
+const BenchModel kConfigs[] = {
     {"A", 8192, 128, 256, 4, 4, 688, 16},
     {"B", 8192, 256, 512, 8, 8, 1376, 8},
     {"C", 32000, 128, 768, 12, 12, 2048, 4},
 };
 
-tlm::ModelConfig model_config(const BenchConfig& b) {
-  tlm::ModelConfig c;
-  c.vocab_size = b.V, c.max_seq_len = b.T, c.dim = b.C, c.n_layers = b.L, c.n_heads = b.H, c.n_kv_heads = b.H;
-  c.head_dim = b.C / b.H, c.ffn_dim = b.F;
-  return c;
-}
-
 struct Result {
   double step_ms = 0, tokens_per_s = 0, flops_per_s = 0, first_loss = 0, last_loss = 0;
 };
 
-Result run_ours(const BenchConfig& bc, tlm::Precision precision, int steps, int warmup) {
+Result run_ours(const BenchModel& bc, tlm::Precision precision, int steps, int warmup) {
   tlm::ModelConfig cfg = model_config(bc);
   tlm::Llama model(cfg, bc.B, bc.T);
   model.init(1234);
@@ -100,7 +91,7 @@ Result run_ours(const BenchConfig& bc, tlm::Precision precision, int steps, int 
   return r;
 }
 
-json run_peer(const std::string& script, const BenchConfig& bc, bool autocast, int steps, int warmup, int threads) {
+json run_peer(const std::string& script, const BenchModel& bc, bool autocast, int steps, int warmup, int threads) {
   std::ostringstream cmd;
   cmd << "/usr/bin/python3 " << tlm::bench::shell_quote(script) << " --V " << bc.V << " --T " << bc.T << " --C "
       << bc.C << " --L " << bc.L << " --H " << bc.H << " --F " << bc.F << " --B " << bc.B << " --steps " << steps
@@ -163,7 +154,7 @@ int main(int argc, char** argv) {
   std::printf("\n\n| config | impl | params | B x T | ms/step | tokens/s | GFLOP/s | MFU | vs PyTorch |\n");
   std::printf("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
   json rows = json::array();
-  for (const BenchConfig& bc : kConfigs) {
+  for (const BenchModel& bc : kConfigs) {
     if (configs.find(bc.name) == std::string::npos) continue;
     tlm::ModelConfig cfg = model_config(bc);
     double mparams = double(cfg.num_params()) / 1e6;

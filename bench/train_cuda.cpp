@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_model.h"
 #include "bench_util.h"
 #include "core/check.h"
 #include "core/file.h"
@@ -28,22 +29,12 @@
 namespace {
 
 using nlohmann::json;
-
-struct BenchConfig {
-  std::string name;
-  int V, T, C, L, H, F, B;
-};
-const BenchConfig kConfigs[] = {
+using tlm::bench::BenchModel;
+using tlm::bench::model_config;
+const BenchModel kConfigs[] = {
     {"124m", 32768, 1024, 768, 12, 12, 2048, 16},
     {"350m", 32768, 1024, 1024, 24, 16, 2816, 8},
 };
-
-tlm::ModelConfig model_config(const BenchConfig& b) {
-  tlm::ModelConfig c;
-  c.vocab_size = b.V, c.max_seq_len = b.T, c.dim = b.C, c.n_layers = b.L, c.n_heads = b.H, c.n_kv_heads = b.H;
-  c.head_dim = b.C / b.H, c.ffn_dim = b.F;
-  return c;
-}
 
 // TFLOP/s of an n^3 bf16 product through our cuBLASLt matmul (the GPU's sustained peak).
 double measured_matmul_tflops(int n, int reps) {
@@ -57,7 +48,7 @@ double measured_matmul_tflops(int n, int reps) {
   return 2.0 * double(n) * n * n * reps / (tlm::bench::now_s() - t0) / 1e12;
 }
 
-json run_ours(const BenchConfig& bc, int steps, int warmup) {
+json run_ours(const BenchModel& bc, int steps, int warmup) {
   const tlm::ModelConfig cfg = model_config(bc);
   tlm::Llama host(cfg, 0, bc.T);  // weights only
   host.init(1234);
@@ -99,7 +90,7 @@ json run_ours(const BenchConfig& bc, int steps, int warmup) {
           {"device_mem_gb", double(model->device_bytes()) / (1 << 30)}};
 }
 
-json run_peer(const std::string& script, const BenchConfig& bc, int steps, int warmup) {
+json run_peer(const std::string& script, const BenchModel& bc, int steps, int warmup) {
   std::ostringstream cmd;
   cmd << "python3 " << tlm::bench::shell_quote(script) << " --V " << bc.V << " --T " << bc.T << " --C " << bc.C
       << " --L " << bc.L << " --H " << bc.H << " --F " << bc.F << " --B " << bc.B << " --steps " << steps
@@ -143,11 +134,11 @@ int main(int argc, char** argv) {
     json rows = json::array();
     std::stringstream list(configs);
     for (std::string name; std::getline(list, name, ',');) {
-      const BenchConfig* found = nullptr;
+      const BenchModel* found = nullptr;
       for (const auto& c : kConfigs)
         if (c.name == name) found = &c;
       if (!found) throw tlm::user_error("--configs", "unknown config '%s' (expected 124m or 350m)", name.c_str());
-      BenchConfig bc = *found;
+      BenchModel bc = *found;
       if (batch > 0) bc.B = batch;
       const tlm::ModelConfig cfg = model_config(bc);
       const double flops_per_token = cfg.train_flops_per_token((bc.T + 1) / 2.0);

@@ -46,6 +46,12 @@ class CudaTrain : public ::testing::Test {
     a.insert(a.end(), extra.begin(), extra.end());
     return run_program(tweetlm(a), dir_->path());
   }
+  // Continues the run in `out` on `device` (the checkpoint supplies everything else).
+  static RunResult resume(const std::string& out, const std::string& device) {
+    return run_program(tweetlm({"-q", "-t", "1", "train", "--out", path(out), "--resume", "--device", device,
+                                "--sample-every", "0", "--peak-gflops", "100"}),
+                       dir_->path());
+  }
   static std::vector<double> losses(const std::string& out) {
     std::vector<double> l;
     for (const json& r : read_metrics(path(out)))
@@ -91,17 +97,13 @@ TEST_F(CudaTrain, CheckpointsMoveBetweenCpuAndGpu) {
   stop.insert(stop.end(), {"--stop-after", "4"});
   RunResult a = train("c2g", "cpu", stop);
   ASSERT_EQ(a.rc, 0) << a.err;
-  RunResult b = run_program(tweetlm({"-q", "-t", "1", "train", "--out", path("c2g"), "--resume", "--device", "cuda",
-                                     "--sample-every", "0", "--peak-gflops", "100"}),
-                            dir_->path());
+  RunResult b = resume("c2g", "cuda");
   ASSERT_EQ(b.rc, 0) << b.err;
   expect_close(losses("c2g"), losses("ref"));
   // GPU for 4 steps, then the CPU.
   RunResult c = train("g2c", "cuda", stop);
   ASSERT_EQ(c.rc, 0) << c.err;
-  RunResult d = run_program(tweetlm({"-q", "-t", "1", "train", "--out", path("g2c"), "--resume", "--device", "cpu",
-                                     "--sample-every", "0", "--peak-gflops", "100"}),
-                            dir_->path());
+  RunResult d = resume("g2c", "cpu");
   ASSERT_EQ(d.rc, 0) << d.err;
   expect_close(losses("g2c"), losses("ref"));
 }

@@ -42,17 +42,43 @@ struct Pitch {
   static constexpr int f = D + 4;  // fp32 accumulator rows (O, dQ, dK, dV)
 };
 
-// Carves the dynamic shared memory into 128-byte-aligned arrays; smem_bytes gives the total.
-struct Carve {
-  size_t offset = 0;
-  unsigned char* base = nullptr;
-  template <class T>
-  __host__ __device__ T* take(size_t n) {
-    T* p = reinterpret_cast<T*>(base + offset);
-    offset += (n * sizeof(T) + 127) / 128 * 128;
-    return p;
+// A kernel's dynamic shared memory: NH bf16 tiles [64][D] (Q, K, V, dO), NS fp32 score tiles
+// [64][64], NP bf16 probability tiles [64][64], NA fp32 accumulators [64][D] and NV vectors of
+// 64 floats, each 128-byte aligned. The host sizes the launch with bytes(); the kernel carves
+// the same layout, so the two cannot disagree.
+template <int D, int NH, int NS, int NP, int NA, int NV>
+struct Smem {
+  bf16_t* h[NH];
+  float* s[NS];
+  bf16_t* p[NP > 0 ? NP : 1];
+  float* acc[NA];
+  float* vec[NV > 0 ? NV : 1];
+
+  __host__ __device__ static size_t round(size_t bytes) { return (bytes + 127) / 128 * 128; }
+  __host__ __device__ static size_t bytes() {
+    return NH * round(kTile * Pitch<D>::h * sizeof(bf16_t)) + NS * round(kTile * kPitchS * sizeof(float)) +
+           NP * round(kTile * kPitchP * sizeof(bf16_t)) + NA * round(kTile * Pitch<D>::f * sizeof(float)) +
+           NV * round(kTile * sizeof(float));
+  }
+  __device__ explicit Smem(unsigned char* base) {
+    auto take = [&base](size_t bytes) {
+      unsigned char* p = base;
+      base += round(bytes);
+      return p;
+    };
+    for (auto& x : h) x = reinterpret_cast<bf16_t*>(take(kTile * Pitch<D>::h * sizeof(bf16_t)));
+    for (auto& x : s) x = reinterpret_cast<float*>(take(kTile * kPitchS * sizeof(float)));
+    for (int i = 0; i < NP; i++) p[i] = reinterpret_cast<bf16_t*>(take(kTile * kPitchP * sizeof(bf16_t)));
+    for (auto& x : acc) x = reinterpret_cast<float*>(take(kTile * Pitch<D>::f * sizeof(float)));
+    for (int i = 0; i < NV; i++) vec[i] = reinterpret_cast<float*>(take(kTile * sizeof(float)));
   }
 };
+template <int D>
+using ForwardSmem = Smem<D, 3, 1, 1, 1, 0>;  // Q K V | S | P | O
+template <int D>
+using DqSmem = Smem<D, 4, 2, 1, 1, 0>;  // Q dO K V | S dP | dS | dQ
+template <int D>
+using DkvSmem = Smem<D, 4, 2, 2, 2, 2>;  // K V Q dO | S^T dP^T | P^T dS^T | dK dV | lse delta
 
 // dst[64 rows][pitch] <- rows t0.. of a [T, stride] bf16 matrix starting at column col; rows
 // at or past T become zeros. 16-byte copies (D is a multiple of 16, so rows stay aligned).
@@ -111,26 +137,14 @@ __device__ __forceinline__ void accumulate_pv(float* acc, const bf16_t* p, const
 }
 
 template <int D>
-size_t forward_smem() {
-  Carve c;
-  c.take<bf16_t>(3 * kTile * Pitch<D>::h), c.take<float>(kTile * kPitchS), c.take<bf16_t>(kTile * kPitchP);
-  c.take<float>(kTile * Pitch<D>::f);
-  return c.offset;
-}
-
-template <int D>
 __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* doc_start, int T, int H,
                              int KVH, float scale) {
   const int q0 = blockIdx.x * kTile, h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
   const int QKV = (H + 2 * KVH) * D, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  Carve carve{0, dynamic_smem<unsigned char>()};
-  bf16_t* Qs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* Ks = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* Vs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  float* Ss = carve.take<float>(kTile * kPitchS);
-  bf16_t* Ps = carve.take<bf16_t>(kTile * kPitchP);
-  float* Os = carve.take<float>(kTile * Pitch<D>::f);
+  const ForwardSmem<D> sm(dynamic_smem<unsigned char>());
+  bf16_t *Qs = sm.h[0], *Ks = sm.h[1], *Vs = sm.h[2], *Ps = sm.p[0];
+  float *Ss = sm.s[0], *Os = sm.acc[0];
   const bf16_t* base = qkv + size_t(b) * T * QKV;
   const int32_t* ds = doc_start + size_t(b) * T;
 
@@ -196,14 +210,6 @@ __global__ void attention_delta_kernel(float* delta, const bf16_t* dout, const b
   if (lane == 0) delta[(size_t(bt / T) * H + h) * T + bt % T] = s;
 }
 
-template <int D>
-size_t dq_smem() {
-  Carve c;
-  c.take<bf16_t>(4 * kTile * Pitch<D>::h), c.take<float>(2 * kTile * kPitchS), c.take<bf16_t>(kTile * kPitchP);
-  c.take<float>(kTile * Pitch<D>::f);
-  return c.offset;
-}
-
 // dQ for one query tile: dS = P * (dP - delta), dQ = scale * dS K.
 template <int D>
 __global__ void __launch_bounds__(kThreads)
@@ -211,15 +217,9 @@ __global__ void __launch_bounds__(kThreads)
                         const int32_t* doc_start, int T, int H, int KVH, float scale) {
   const int q0 = blockIdx.x * kTile, h = blockIdx.y, b = blockIdx.z, g = h / (H / KVH);
   const int QKV = (H + 2 * KVH) * D, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  Carve carve{0, dynamic_smem<unsigned char>()};
-  bf16_t* Qs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* dOs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* Ks = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* Vs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  float* Ss = carve.take<float>(kTile * kPitchS);
-  float* dPs = carve.take<float>(kTile * kPitchS);
-  bf16_t* dSs = carve.take<bf16_t>(kTile * kPitchP);
-  float* dQs = carve.take<float>(kTile * Pitch<D>::f);
+  const DqSmem<D> sm(dynamic_smem<unsigned char>());
+  bf16_t *Qs = sm.h[0], *dOs = sm.h[1], *Ks = sm.h[2], *Vs = sm.h[3], *dSs = sm.p[0];
+  float *Ss = sm.s[0], *dPs = sm.s[1], *dQs = sm.acc[0];
   const bf16_t* base = qkv + size_t(b) * T * QKV;
   const int32_t* ds = doc_start + size_t(b) * T;
 
@@ -259,14 +259,6 @@ __global__ void __launch_bounds__(kThreads)
   for (int c = 0; c < D / 2; c++) dq[c] = to_bf16(r[c] * scale);
 }
 
-template <int D>
-size_t dkv_smem() {
-  Carve c;
-  c.take<bf16_t>(4 * kTile * Pitch<D>::h), c.take<float>(2 * kTile * kPitchS), c.take<bf16_t>(2 * kTile * kPitchP);
-  c.take<float>(2 * kTile * Pitch<D>::f), c.take<float>(2 * kTile);
-  return c.offset;
-}
-
 // dK and dV for one key tile of KV head g, over the query heads of its group: with the
 // transposed tiles S^T = K Q^T and dP^T = V dO^T (keys as rows, so each warp owns 16 keys),
 // dV += P^T dO and dK += scale * dS^T Q.
@@ -276,19 +268,9 @@ __global__ void __launch_bounds__(kThreads)
                          const int32_t* doc_start, int T, int H, int KVH, float scale) {
   const int k0 = blockIdx.x * kTile, g = blockIdx.y, b = blockIdx.z, group = H / KVH;
   const int QKV = (H + 2 * KVH) * D, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  Carve carve{0, dynamic_smem<unsigned char>()};
-  bf16_t* Ks = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* Vs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* Qs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  bf16_t* dOs = carve.take<bf16_t>(kTile * Pitch<D>::h);
-  float* STs = carve.take<float>(kTile * kPitchS);
-  float* dPTs = carve.take<float>(kTile * kPitchS);
-  bf16_t* PTs = carve.take<bf16_t>(kTile * kPitchP);
-  bf16_t* dSTs = carve.take<bf16_t>(kTile * kPitchP);
-  float* dKs = carve.take<float>(kTile * Pitch<D>::f);
-  float* dVs = carve.take<float>(kTile * Pitch<D>::f);
-  float* lse_s = carve.take<float>(kTile);
-  float* delta_s = carve.take<float>(kTile);
+  const DkvSmem<D> sm(dynamic_smem<unsigned char>());
+  bf16_t *Ks = sm.h[0], *Vs = sm.h[1], *Qs = sm.h[2], *dOs = sm.h[3], *PTs = sm.p[0], *dSTs = sm.p[1];
+  float *STs = sm.s[0], *dPTs = sm.s[1], *dKs = sm.acc[0], *dVs = sm.acc[1], *lse_s = sm.vec[0], *delta_s = sm.vec[1];
   const bf16_t* base = qkv + size_t(b) * T * QKV;
   const bf16_t* dbase = dout + size_t(b) * T * H * D;
   const int32_t* ds = doc_start + size_t(b) * T;
@@ -338,28 +320,26 @@ __global__ void __launch_bounds__(kThreads)
   for (int c = 0; c < D / 2; c++) dk[c] = to_bf16(rk[c] * scale), dv[c] = to_bf16(rv[c]);
 }
 
+// Raises a kernel's shared memory limit to `bytes` and returns them (once per kernel).
+template <class K>
+size_t allowed(K kernel, size_t bytes) {
+  allow_smem(kernel, bytes);
+  return bytes;
+}
+
 // Launches the three kernel families for one head dimension.
 template <int D>
 struct Launcher {
   static void forward(bf16_t* out, float* lse, const bf16_t* qkv, const int32_t* doc_start, int B, int T, int H,
                       int KVH) {
-    static const size_t smem = [] {
-      allow_smem(attention_forward_kernel<D>, forward_smem<D>());
-      return forward_smem<D>();
-    }();
+    static const size_t smem = allowed(attention_forward_kernel<D>, ForwardSmem<D>::bytes());
     launch("attention_forward", attention_forward_kernel<D>, dim3(ceil_div(T, kTile), H, B), kThreads, smem, out,
            lse, qkv, doc_start, T, H, KVH, 1.0f / sqrtf(float(D)));
   }
   static void backward(bf16_t* dqkv, const bf16_t* dout, const bf16_t* qkv, const float* lse, const float* delta,
                        const int32_t* doc_start, int B, int T, int H, int KVH) {
-    static const size_t smem_q = [] {
-      allow_smem(attention_dq_kernel<D>, dq_smem<D>());
-      return dq_smem<D>();
-    }();
-    static const size_t smem_kv = [] {
-      allow_smem(attention_dkv_kernel<D>, dkv_smem<D>());
-      return dkv_smem<D>();
-    }();
+    static const size_t smem_q = allowed(attention_dq_kernel<D>, DqSmem<D>::bytes());
+    static const size_t smem_kv = allowed(attention_dkv_kernel<D>, DkvSmem<D>::bytes());
     const float scale = 1.0f / sqrtf(float(D));
     launch("attention_dq", attention_dq_kernel<D>, dim3(ceil_div(T, kTile), H, B), kThreads, smem_q, dqkv, dout, qkv,
            lse, delta, doc_start, T, H, KVH, scale);

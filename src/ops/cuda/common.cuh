@@ -77,36 +77,37 @@ __device__ __forceinline__ float from_float<float>(float x) { return x; }
 template <>
 __device__ __forceinline__ bf16_t from_float<bf16_t>(float x) { return __float2bfloat16(x); }
 
-// Butterfly reductions: every lane ends with the result, summed in the same order on every run.
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+// Butterfly reductions: every lane ends with the result, combined in the same order on every
+// run. Op is a functor (Sum, Max).
+struct Sum {
+  __device__ __forceinline__ float operator()(float a, float b) const { return a + b; }
+  static constexpr float identity = 0.0f;
+};
+struct Max {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+  static constexpr float identity = -INFINITY;
+};
+template <class Op>
+__device__ __forceinline__ float warp_reduce(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = Op()(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-// Sum over a block whose size is a multiple of 32 (at most 1024); every thread gets the result.
-// `scratch` is 32 floats of shared memory; the call synchronises the block twice.
-__device__ __forceinline__ float block_sum(float v, float* scratch) {
+__device__ __forceinline__ float warp_sum(float v) { return warp_reduce<Sum>(v); }
+__device__ __forceinline__ float warp_max(float v) { return warp_reduce<Max>(v); }
+
+// Reduction over a block whose size is a multiple of 32 (at most 1024); every thread gets the
+// result. `scratch` is 32 floats of shared memory; the call synchronises the block twice.
+template <class Op>
+__device__ __forceinline__ float block_reduce(float v, float* scratch) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  v = warp_sum(v);
+  v = warp_reduce<Op>(v);
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  v = lane < warps ? scratch[lane] : 0.0f;
-  v = warp_sum(v);
+  v = warp_reduce<Op>(lane < warps ? scratch[lane] : Op::identity);
   __syncthreads();  // scratch may be reused right after
   return v;
 }
-__device__ __forceinline__ float block_max(float v, float* scratch) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  v = warp_max(v);
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  v = lane < warps ? scratch[lane] : -INFINITY;
-  v = warp_max(v);
-  __syncthreads();
-  return v;
-}
+__device__ __forceinline__ float block_sum(float v, float* scratch) { return block_reduce<Sum>(v, scratch); }
+__device__ __forceinline__ float block_max(float v, float* scratch) { return block_reduce<Max>(v, scratch); }
 
 }  // namespace tlm::ops::cuda
