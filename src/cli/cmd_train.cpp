@@ -124,6 +124,9 @@ Runner add_train_model(CLI::App& app) {
           ->capture_default_str()
           ->check(CLI::IsMember({"cpu", "cuda"})),
       "device");
+  add(cmd->add_flag("--recompute", o->recompute,
+                    "With --device cuda: recompute each layer's activations in backward (less memory, ~1/3 more compute)"),
+      "recompute");
   auto* steps = add(cmd->add_option("--steps", o->steps, "Optimizer steps (default 1000)")
                         ->check(CLI::Range(int64_t{1}, int64_t{1} << 40)),
                     "steps");

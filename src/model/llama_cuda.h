@@ -58,7 +58,10 @@ class CudaLlama {
   virtual size_t device_bytes() const = 0;
 };
 
-// A model with zero weights (upload or init next) and activations for max_B x max_T.
-std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings = false);
+// A model with zero weights (upload or init next) and activations for max_B x max_T. With
+// recompute, per-layer activations are not kept across the step but recomputed in backward
+// (about a third more compute, activation memory of one layer plus the residual stream).
+std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings = false,
+                                           bool recompute = false);
 
 }  // namespace tlm

@@ -30,6 +30,7 @@ constexpr Field kFields[] = {
     {"clip", "--clip", Kind::numeric},
     {"dtype", "--dtype", Kind::numeric},
     {"device", "--device", Kind::free},
+    {"recompute", "--recompute", Kind::free},
     {"steps", "--steps", Kind::numeric},
     {"tokens", "--tokens", Kind::numeric},
     {"data", "--data", Kind::free},
@@ -85,6 +86,7 @@ nlohmann::json options_to_json(const TrainOptions& o) {
           {"clip", o.clip},
           {"dtype", o.dtype},
           {"device", o.device},
+          {"recompute", o.recompute},
           {"steps", o.steps},
           {"tokens", o.tokens},
           {"eval_every", o.eval_every},
@@ -120,6 +122,7 @@ TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o, const st
     get("clip", o.clip);
     get("dtype", o.dtype);
     get("device", o.device);
+    get("recompute", o.recompute);
     get("steps", o.steps);
     get("tokens", o.tokens);
     get("eval_every", o.eval_every);

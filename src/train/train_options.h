@@ -57,6 +57,7 @@ struct TrainOptions {
   int B = 16, T = 128, grad_accum = 1;
   std::string dtype = "fp32";  // --dtype: fp32 | bf16 linear layers (Precision, model/llama.h)
   std::string device = "cpu";  // --device: cpu | cuda (bf16 mixed precision, model/llama_cuda.h)
+  bool recompute = false;      // --recompute: GPU activations recomputed in backward (less memory)
   double lr = 1e-3;
   double min_lr = -1;   // < 0: lr / 10
   int64_t warmup = -1;  // < 0: 10% of the steps, at most 1000

@@ -212,6 +212,8 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     cuda::require_device("--device cuda");
     if (opt.world > 1 && !opt.device_comm)
       throw UserError("--device cuda", "several processes need the NCCL communicator (a build with NCCL)");
+  } else if (opt.recompute) {
+    throw UserError("--recompute", "only with --device cuda (the CPU path keeps every activation)");
   }
   if (ck && info.state.value("world_size", 1) != opt.world)
     log_warn("train: %s was trained by %d processes, this run has %d: the tokens per step change with them",
@@ -293,7 +295,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
   Llama& model = *model_ptr;
   AdamW& adam = *adam_ptr;
   std::unique_ptr<CudaLlama> device_model;
-  if (gpu) device_model = make_cuda_llama(cfg, opt.B, opt.T);
+  if (gpu) device_model = make_cuda_llama(cfg, opt.B, opt.T, false, opt.recompute);
   else model.set_precision(parse_precision(opt.dtype, "--dtype"));
   DataLoader loader(train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
   if (root) {
@@ -367,8 +369,8 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
                               : " (measured sgemm)");
   if (gpu)
     log_info("train: device %s: bf16 mixed precision, %.1f MiB of device memory (weights, gradients, AdamW, "
-             "activations for %d x %d)", cuda::device_name().c_str(), double(device_model->device_bytes()) / (1 << 20),
-             opt.B, opt.T);
+             "activations for %d x %d%s)", cuda::device_name().c_str(), double(device_model->device_bytes()) / (1 << 20),
+             opt.B, opt.T, opt.recompute ? ", recomputed in backward" : "");
   {
     const double mb = 1.0 / (1 << 20), n = double(cfg.num_params());
     log_info("train: %d process%s (%s)%s; memory per rank: parameters %.1f MB, gradients %.1f MB, AdamW state %.1f MB%s",

@@ -173,7 +173,9 @@ TEST(CudaModelTraining, TracksCpu) {
 }
 
 // d): two fresh models, same weights and batches: the same loss and weights, bit for bit.
-TEST(CudaModelDeterminism, SameBitsTwice) {
+// Two runs give the same bits; a third with recompute (activations re-run in backward) too,
+// in less device memory.
+TEST(CudaModelDeterminism, SameBitsTwiceAndWithRecompute) {
   TLM_REQUIRE_CUDA();
   const ModelConfig cfg = tiny_config(false);
   Llama init(cfg, 0, 0);
@@ -182,10 +184,12 @@ TEST(CudaModelDeterminism, SameBitsTwice) {
   ops::AdamWHyper h;
   h.lr = 1e-3f;
   h.weight_decay = 0.1f;
-  std::vector<float> losses[2], params[2];
-  double norms[2][3];
-  for (int run = 0; run < 2; run++) {
-    auto gpu = make_cuda_llama(cfg, kB, kT);
+  std::vector<float> losses[3], params[3];
+  double norms[3][3];
+  size_t bytes[3];
+  for (int run = 0; run < 3; run++) {
+    auto gpu = make_cuda_llama(cfg, kB, kT, false, /*recompute=*/run == 2);
+    bytes[run] = gpu->device_bytes();
     gpu->upload_params(init.params());
     for (int step = 0; step < 3; step++) {
       gpu->zero_grad();
@@ -197,13 +201,14 @@ TEST(CudaModelDeterminism, SameBitsTwice) {
     params[run].resize(gpu->num_params());
     gpu->download_params(params[run].data());
   }
-  EXPECT_EQ(0, std::memcmp(losses[0].data(), losses[1].data(), 3 * sizeof(float)));
-  EXPECT_EQ(0, std::memcmp(norms[0], norms[1], sizeof(norms[0])));
-  EXPECT_EQ(0, std::memcmp(params[0].data(), params[1].data(), params[0].size() * sizeof(float)));
+  for (int run : {1, 2}) {
+    EXPECT_EQ(0, std::memcmp(losses[0].data(), losses[run].data(), 3 * sizeof(float))) << "run " << run;
+    EXPECT_EQ(0, std::memcmp(norms[0], norms[run], sizeof(norms[0]))) << "run " << run;
+    EXPECT_EQ(0, std::memcmp(params[0].data(), params[run].data(), params[0].size() * sizeof(float))) << "run " << run;
+  }
+  EXPECT_LT(bytes[2], bytes[0]) << "recompute holds no less device memory";
 }
 
-// e): the host<->device copies are exact; a fresh model is zero; device_bytes counts at least
-// the parameter-sized buffers; oversized batches are refused.
 TEST(CudaModelMemory, RoundTripsAndChecks) {
   TLM_REQUIRE_CUDA();
   const ModelConfig cfg = tiny_config(true);

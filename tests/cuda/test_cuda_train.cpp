@@ -108,10 +108,23 @@ TEST_F(CudaTrain, CheckpointsMoveBetweenCpuAndGpu) {
   expect_close(losses("g2c"), losses("ref"));
 }
 
+TEST_F(CudaTrain, RecomputeGivesTheSameCurve) {
+  const std::vector<std::string> run = {"--steps", "4", "--eval-every", "0"};
+  auto with = run;
+  with.push_back("--recompute");
+  RunResult a = train("keep", "cuda", run), b = train("recompute", "cuda", with);
+  ASSERT_EQ(a.rc, 0) << a.err;
+  ASSERT_EQ(b.rc, 0) << b.err;
+  EXPECT_EQ(losses("recompute"), losses("keep"));
+}
+
 TEST_F(CudaTrain, RefusesWhatTheGpuPathDoesNotDo) {
   RunResult r = train("bad1", "cuda", {"--steps", "2", "--dtype", "fp32"});
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("--dtype: fp32 is CPU-only"), std::string::npos) << r.err;
+  r = train("bad2", "cpu", {"--steps", "2", "--recompute"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--recompute: only with --device cuda"), std::string::npos) << r.err;
 }
 
 }  // namespace

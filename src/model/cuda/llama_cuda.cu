@@ -9,6 +9,12 @@
 // every step. Gradients and the AdamW moments share the layout. Activations are allocated once
 // for max_B x max_T: a step allocates nothing (the ops' workspaces grow on first use only).
 //
+// With recompute, only the residual stream (the input of every layer) is kept across the step:
+// one set of per-layer activations is shared by all layers, and backward re-runs each layer's
+// forward (up to the SwiGLU output) into it just before that layer's backward. The ops are
+// deterministic, so the recomputed activations, and thus the gradients, are bit-identical to the
+// stored ones; the cost is about one more forward per step.
+//
 // The residual-stream gradient lives in dres (fp32), which every branch's RMSNorm backward adds
 // into, exactly as on the CPU; rmsnorm_backward also writes its bf16 rounding (dres_bf16), the
 // operand of the next matrix product. The logits buffer (bf16) becomes dlogits in place.
@@ -52,7 +58,7 @@ struct CudaLayerActivations {
 
 class CudaLlamaImpl final : public CudaLlama {
  public:
-  CudaLlamaImpl(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings);
+  CudaLlamaImpl(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings, bool recompute);
 
   const ModelConfig& config() const override { return cfg_; }
   const ParamLayout& layout() const override { return layout_; }
@@ -80,6 +86,7 @@ class CudaLlamaImpl final : public CudaLlama {
   size_t bytes_ = 0;
   int last_B_ = 0, last_T_ = 0;
   bool have_loss_ = false;  // the last forward computed the loss (backward needs lse_ce)
+  bool recompute_ = false;  // one set of layer activations, recomputed in backward
   int64_t t_ = 0;
 
   // Each storage range of the layout once (a tied lm_head is the embedding's range), with its
@@ -118,13 +125,18 @@ class CudaLlamaImpl final : public CudaLlama {
     bytes_ += n * sizeof(T);
     return DeviceBuffer<T>(n);
   }
+  // Layer l's activations (the shared set with recompute).
+  CudaLayerActivations& acts(int l) { return layers_[recompute_ ? 0 : size_t(l)]; }
+  // Layer l's forward from residual_[l]: up to the SwiGLU output, then (unless `partial`, which
+  // recompute uses) the down projection into residual_[l + 1].
+  void layer_forward(int l, int B, int T, bool partial);
   // The bf16 copy of a weight: the same offset in the mirror.
   const bf16* bf16_of(const float* w) const { return params_bf16_.data() + (w - params_.data()); }
   void check_batch(const Batch& batch) const;
 };
 
-CudaLlamaImpl::CudaLlamaImpl(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings)
-    : cfg_(cfg), layout_(cfg, decay_embeddings), max_B_(max_B), max_T_(max_T) {
+CudaLlamaImpl::CudaLlamaImpl(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings, bool recompute)
+    : cfg_(cfg), layout_(cfg, decay_embeddings), max_B_(max_B), max_T_(max_T), recompute_(recompute) {
   cfg_.validate("model config");
   TLM_CHECK(max_B > 0, "max_B %d must be positive", max_B);
   TLM_CHECK(max_T > 0 && max_T <= cfg_.max_seq_len, "max_T %d outside (0, %d]", max_T, cfg_.max_seq_len);
@@ -144,7 +156,7 @@ CudaLlamaImpl::CudaLlamaImpl(const ModelConfig& cfg, int max_B, int max_T, bool 
   const size_t N = size_t(max_B) * max_T, C = cfg_.dim, F = cfg_.ffn_dim, QKV = cfg_.qkv_dim(), HD = cfg_.q_dim();
   const size_t V = cfg_.vocab_size;
   for (int l = 0; l <= cfg_.n_layers; l++) residual_.push_back(alloc<float>(N * C));
-  layers_.resize(cfg_.n_layers);
+  layers_.resize(recompute ? 1 : cfg_.n_layers);
   for (auto& a : layers_) {
     a.ln1 = alloc<bf16>(N * C), a.rstd1 = alloc<float>(N), a.qkv = alloc<bf16>(N * QKV), a.att = alloc<bf16>(N * HD);
     a.lse = alloc<float>(size_t(max_B) * cfg_.n_heads * max_T), a.x_mid = alloc<float>(N * C);
@@ -208,8 +220,7 @@ void CudaLlamaImpl::check_batch(const Batch& batch) const {
 
 float CudaLlamaImpl::forward(const Batch& batch, bool compute_loss) {
   check_batch(batch);
-  const int B = batch.B, T = batch.T, C = cfg_.dim, F = cfg_.ffn_dim, H = cfg_.n_heads, KVH = cfg_.n_kv_heads;
-  const int D = cfg_.head_dim, QKV = cfg_.qkv_dim(), HD = cfg_.q_dim(), V = cfg_.vocab_size, N = B * T;
+  const int B = batch.B, T = batch.T, C = cfg_.dim, V = cfg_.vocab_size, N = B * T;
   const float eps = cfg_.norm_eps;
   tokens_.upload(batch.tokens.data(), N), targets_.upload(batch.targets.data(), N);
   pos_.upload(batch.pos.data(), N), doc_start_.upload(batch.doc_start.data(), N);
@@ -217,22 +228,7 @@ float CudaLlamaImpl::forward(const Batch& batch, bool compute_loss) {
   have_loss_ = false;
 
   oc::embedding_forward(residual_[0].data(), tokens_.data(), w_.embed, N, C);
-  for (int l = 0; l < cfg_.n_layers; l++) {
-    const LayerWeights& w = w_.layers[l];
-    CudaLayerActivations& la = layers_[l];
-    const float* x = residual_[l].data();
-    // h = x + Attention(RMSNorm(x)): the residual add is the o_proj product's epilogue.
-    oc::rmsnorm_forward(la.ln1.data(), la.rstd1.data(), x, w.attn_norm, N, C, eps);
-    oc::matmul_forward(la.qkv.data(), la.ln1.data(), bf16_of(w.wqkv), N, C, QKV);
-    oc::rope_forward(la.qkv.data(), QKV, pos_.data(), rope_cos_.data(), rope_sin_.data(), N, H + KVH, D);
-    oc::attention_forward(la.att.data(), la.lse.data(), la.qkv.data(), doc_start_.data(), B, T, H, KVH, D);
-    oc::matmul_forward_residual(la.x_mid.data(), x, la.att.data(), bf16_of(w.wo), N, HD, C);
-    // out = h + MLP(RMSNorm(h)), MLP = down(silu(gate(.)) * up(.))
-    oc::rmsnorm_forward(la.ln2.data(), la.rstd2.data(), la.x_mid.data(), w.mlp_norm, N, C, eps);
-    oc::matmul_forward(la.gateup.data(), la.ln2.data(), bf16_of(w.wgateup), N, C, 2 * F);
-    oc::swiglu_forward(la.act.data(), la.gateup.data(), N, F);
-    oc::matmul_forward_residual(residual_[l + 1].data(), la.x_mid.data(), la.act.data(), bf16_of(w.wdown), N, F, C);
-  }
+  for (int l = 0; l < cfg_.n_layers; l++) layer_forward(l, B, T, false);
   oc::rmsnorm_forward(lnf_.data(), rstdf_.data(), residual_[cfg_.n_layers].data(), w_.norm, N, C, eps);
   oc::matmul_forward(logits_.data(), lnf_.data(), bf16_of(w_.lm_head), N, C, V);
   if (!compute_loss) return NAN;
@@ -245,6 +241,27 @@ float CudaLlamaImpl::forward(const Batch& batch, bool compute_loss) {
   for (int i = 0; i < N; i++)
     if (batch.targets[i] >= 0) sum += h_losses_[i], count++;
   return count ? float(sum / double(count)) : NAN;
+}
+
+void CudaLlamaImpl::layer_forward(int l, int B, int T, bool partial) {
+  const int C = cfg_.dim, F = cfg_.ffn_dim, H = cfg_.n_heads, KVH = cfg_.n_kv_heads, D = cfg_.head_dim;
+  const int QKV = cfg_.qkv_dim(), HD = cfg_.q_dim(), N = B * T;
+  const float eps = cfg_.norm_eps;
+  const LayerWeights& w = w_.layers[l];
+  CudaLayerActivations& la = acts(l);
+  const float* x = residual_[l].data();
+  // h = x + Attention(RMSNorm(x)): the residual add is the o_proj product's epilogue.
+  oc::rmsnorm_forward(la.ln1.data(), la.rstd1.data(), x, w.attn_norm, N, C, eps);
+  oc::matmul_forward(la.qkv.data(), la.ln1.data(), bf16_of(w.wqkv), N, C, QKV);
+  oc::rope_forward(la.qkv.data(), QKV, pos_.data(), rope_cos_.data(), rope_sin_.data(), N, H + KVH, D);
+  oc::attention_forward(la.att.data(), la.lse.data(), la.qkv.data(), doc_start_.data(), B, T, H, KVH, D);
+  oc::matmul_forward_residual(la.x_mid.data(), x, la.att.data(), bf16_of(w.wo), N, HD, C);
+  // out = h + MLP(RMSNorm(h)), MLP = down(silu(gate(.)) * up(.))
+  oc::rmsnorm_forward(la.ln2.data(), la.rstd2.data(), la.x_mid.data(), w.mlp_norm, N, C, eps);
+  oc::matmul_forward(la.gateup.data(), la.ln2.data(), bf16_of(w.wgateup), N, C, 2 * F);
+  oc::swiglu_forward(la.act.data(), la.gateup.data(), N, F);
+  if (!partial)
+    oc::matmul_forward_residual(residual_[l + 1].data(), la.x_mid.data(), la.act.data(), bf16_of(w.wdown), N, F, C);
 }
 
 void CudaLlamaImpl::backward(const Batch& batch, float loss_scale) {
@@ -268,7 +285,8 @@ void CudaLlamaImpl::backward(const Batch& batch, float loss_scale) {
   for (int l = cfg_.n_layers - 1; l >= 0; l--) {
     const LayerWeights& w = w_.layers[l];
     const LayerWeights& g = g_.layers[l];
-    CudaLayerActivations& la = layers_[l];
+    if (recompute_) layer_forward(l, B, T, true);
+    CudaLayerActivations& la = acts(l);
     // dres holds d(out); the MLP branch adds its part of d(h) into it.
     oc::matmul_backward(dact_.data(), g.wdown, dres_bf16_.data(), la.act.data(), bf16_of(w.wdown), N, F, C);
     oc::swiglu_backward(dgateup_.data(), dact_.data(), la.gateup.data(), N, F);
@@ -308,8 +326,9 @@ void CudaLlamaImpl::adamw_step(const ops::AdamWHyper& hyper, float grad_scale) {
 
 }  // namespace
 
-std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings) {
-  return std::make_unique<CudaLlamaImpl>(cfg, max_B, max_T, decay_embeddings);
+std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig& cfg, int max_B, int max_T, bool decay_embeddings,
+                                           bool recompute) {
+  return std::make_unique<CudaLlamaImpl>(cfg, max_B, max_T, decay_embeddings, recompute);
 }
 
 }  // namespace tlm

@@ -28,7 +28,7 @@ void synchronize() { no_cuda(); }
 }  // namespace tlm::cuda
 
 namespace tlm {
-std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig&, int, int, bool) {
+std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig&, int, int, bool, bool) {
   cuda::require_device("--device cuda");
   return {};
 }
