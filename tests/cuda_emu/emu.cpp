@@ -66,7 +66,13 @@ tlm_emu_switch:
 
 namespace tlm_emu {
 
-thread_local dim3 thread_idx, block_idx, block_dim, grid_dim;
+namespace {
+thread_local dim3 t_thread_idx, t_block_idx, t_block_dim, t_grid_dim;
+}
+const dim3& thread_idx() { return t_thread_idx; }
+const dim3& block_idx() { return t_block_idx; }
+const dim3& block_dim() { return t_block_dim; }
+const dim3& grid_dim() { return t_grid_dim; }
 
 void fatal(const char* fmt, ...) {
   va_list ap;
@@ -158,12 +164,12 @@ void Scheduler::entry() {
 }
 
 void Scheduler::run_block() {
-  const int n = int(block_dim.x * block_dim.y * block_dim.z);
+  const int n = int(t_block_dim.x * t_block_dim.y * t_block_dim.z);
   fibers.assign(n, Fiber{});
   exchange.assign(n, 0);
   for (int i = 0; i < n; i++) {
     Fiber& f = fibers[i];
-    f.tid = dim3(i % block_dim.x, (i / block_dim.x) % block_dim.y, i / (block_dim.x * block_dim.y));
+    f.tid = dim3(i % t_block_dim.x, (i / t_block_dim.x) % t_block_dim.y, i / (t_block_dim.x * t_block_dim.y));
 #ifdef TLM_EMU_ASM_SWITCH
     // The first switch pops six zero registers and "returns" into entry, with the stack
     // aligned as at a call (entry never returns: it switches away when the thread is done).
@@ -184,7 +190,7 @@ void Scheduler::run_block() {
     for (int i = 0; i < n; i++) {
       if (fibers[i].state != State::run) continue;
       current = i;
-      thread_idx = fibers[i].tid;
+      t_thread_idx = fibers[i].tid;
 #ifdef TLM_EMU_ASAN
       void* fake = nullptr;
       __sanitizer_start_switch_fiber(&fake, stacks + size_t(i) * kStack, kStack);
@@ -226,10 +232,10 @@ void Scheduler::run_block() {
       continue;
     }
     if (at_block == live)
-      fatal("block (%u,%u,%u): __syncthreads reached by %d threads while %d had exited", block_idx.x, block_idx.y,
-            block_idx.z, live, n - live);
+      fatal("block (%u,%u,%u): __syncthreads reached by %d threads while %d had exited", t_block_idx.x, t_block_idx.y,
+            t_block_idx.z, live, n - live);
     fatal("block (%u,%u,%u): deadlock: %d threads at __syncthreads, %d at a warp barrier whose warp is elsewhere",
-          block_idx.x, block_idx.y, block_idx.z, at_block, live - at_block);
+          t_block_idx.x, t_block_idx.y, t_block_idx.z, at_block, live - at_block);
   }
 }
 
@@ -268,12 +274,12 @@ void launch(const void* kernel, dim3 grid, dim3 block, size_t smem, const std::f
   s.body = &body;
   launch_smem = smem;
   s.smem.assign(std::max<size_t>(smem, 1) + 128, 0xff);
-  grid_dim = grid;
-  block_dim = block;
+  t_grid_dim = grid;
+  t_block_dim = block;
   for (unsigned z = 0; z < grid.z; z++)
     for (unsigned y = 0; y < grid.y; y++)
       for (unsigned x = 0; x < grid.x; x++) {
-        block_idx = dim3(x, y, z);
+        t_block_idx = dim3(x, y, z);
         std::fill(s.smem.begin(), s.smem.end(), 0xff);  // shared memory starts as garbage
         s.run_block();
       }

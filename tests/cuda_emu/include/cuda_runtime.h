@@ -49,7 +49,13 @@ struct float4 {
 };
 
 namespace tlm_emu {
-extern thread_local dim3 thread_idx, block_idx, block_dim, grid_dim;
+// The running thread's indices. Functions, not extern thread_local variables: GCC 12 with
+// UBSan miscompiles the null check of an extern thread_local's address (it reuses the flags of
+// the TLS init-function test), so every kernel would fail its first threadIdx under UBSan.
+const dim3& thread_idx();
+const dim3& block_idx();
+const dim3& block_dim();
+const dim3& grid_dim();
 // Runs body() once per CUDA thread of every block of the grid (see the file comment).
 void launch(const void* kernel, dim3 grid, dim3 block, size_t dynamic_smem, const std::function<void()>& body);
 void* dynamic_smem();
@@ -62,10 +68,10 @@ int lane_id();
 [[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 }  // namespace tlm_emu
 
-#define threadIdx (::tlm_emu::thread_idx)
-#define blockIdx (::tlm_emu::block_idx)
-#define blockDim (::tlm_emu::block_dim)
-#define gridDim (::tlm_emu::grid_dim)
+#define threadIdx (::tlm_emu::thread_idx())
+#define blockIdx (::tlm_emu::block_idx())
+#define blockDim (::tlm_emu::block_dim())
+#define gridDim (::tlm_emu::grid_dim())
 constexpr int warpSize = 32;
 
 inline void __syncthreads() { tlm_emu::sync_block(); }
