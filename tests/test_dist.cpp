@@ -34,23 +34,8 @@ namespace {
 using testing::Env;
 using testing::RunResult;
 using testing::TempDir;
-
-bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
-
-// Open MPI unloads its plugins at MPI_Finalize, so in the sanitizer build the allocations they
-// keep for the life of the process show up as leaks of "<unknown module>" that no suppression
-// can name; leak checking is therefore off inside MPI ranks (address and UB checks stay on, and
-// the single-process tests check the same training code for leaks).
-std::vector<std::string> mpirun(int np, const std::vector<std::string>& argv, const Env& env = {}) {
-  // Shared-memory transfers without cross-memory attach: containers without CAP_SYS_PTRACE
-  // refuse process_vm_readv, and the tests must run there too.
-  std::vector<std::string> a = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", std::to_string(np),
-                                "--mca", "btl_vader_single_copy_mechanism", "none",
-                                "-x", "LSAN_OPTIONS=detect_leaks=0"};
-  for (const auto& [k, v] : env) a.insert(a.end(), {"-x", k + "=" + v});
-  a.insert(a.end(), argv.begin(), argv.end());
-  return a;
-}
+using testing::have_mpirun;
+using testing::mpirun;
 
 // --- the communicator, run by 3 ranks -------------------------------------------------------
 

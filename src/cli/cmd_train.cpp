@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/threads.h"
 #include "dist/comm.h"
+#include "ops/cuda_device.h"
 #include "infer/generate.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
@@ -194,8 +195,11 @@ Runner add_train_model(CLI::App& app) {
       if (threads_flag->count() == 0) set_num_threads(std::max(1, hardware_threads() / launch.local_size));
       if (comm->rank() != 0 && log_level() < LogLevel::warn) set_log_level(LogLevel::warn);
       options.comm = comm.get();
-      // One GPU per process (local rank -> device); NCCL carries the device gradients.
-      if (options.device == "cuda") {
+      // One GPU per process (local rank -> device); NCCL carries the device gradients. On the
+      // CPU emulator of CUDA (tests) device memory is host memory, and MPI carries it.
+      if (options.device == "cuda" && cuda::emulated()) {
+        options.device_comm = comm.get();
+      } else if (options.device == "cuda") {
         device_comm = dist::make_nccl_comm(*comm, launch.local_rank);
         device_comm->set_timeout(*timeout);
         options.device_comm = device_comm.get();

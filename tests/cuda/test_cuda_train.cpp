@@ -38,13 +38,17 @@ class CudaTrain : public ::testing::Test {
     ASSERT_EQ(corpus_error_, "");
   }
   static std::string path(const std::string& n) { return (*dir_) / n; }
-  static RunResult train(const std::string& out, const std::string& device, std::vector<std::string> extra) {
+  static std::vector<std::string> train_args(const std::string& out, const std::string& device,
+                                             const std::vector<std::string>& extra, const std::string& batch = "4") {
     std::vector<std::string> a = {"-q", "-t", "1", "train", "--data", path("shards"), "--tokenizer",
                                   path("tok/tokenizer.json"), "--out", path(out), "--model", "tiny", "-T", "32",
-                                  "-b", "4", "--peak-gflops", "100", "--sample-every", "0", "--seed", "5",
+                                  "-b", batch, "--peak-gflops", "100", "--sample-every", "0", "--seed", "5",
                                   "--lr", "3e-3", "--warmup", "2", "--device", device};
     a.insert(a.end(), extra.begin(), extra.end());
-    return run_program(tweetlm(a), dir_->path());
+    return tweetlm(a);
+  }
+  static RunResult train(const std::string& out, const std::string& device, const std::vector<std::string>& extra) {
+    return run_program(train_args(out, device, extra), dir_->path());
   }
   // Continues the run in `out` on `device` (the checkpoint supplies everything else).
   static RunResult resume(const std::string& out, const std::string& device) {
@@ -116,6 +120,26 @@ TEST_F(CudaTrain, RecomputeGivesTheSameCurve) {
   ASSERT_EQ(a.rc, 0) << a.err;
   ASSERT_EQ(b.rc, 0) << b.err;
   EXPECT_EQ(losses("recompute"), losses("keep"));
+}
+
+// Data parallel on the GPU: -np 2 -b 2 sees the windows of -np 1 -b 2 --grad-accum 2 and sums
+// the same gradients (over NCCL on GPUs; over MPI on the emulator, whose device memory is host
+// memory), in another order: the curves agree to fp32 rounding.
+TEST_F(CudaTrain, DataParallelMatchesGradientAccumulation) {
+  if (!cuda::emulated() && cuda::device_count() < 2) GTEST_SKIP() << "skipped: needs 2 CUDA devices";
+  ASSERT_TRUE(have_mpirun()) << "mpirun not found: install openmpi-bin (scripts/setup.sh)";
+  const std::vector<std::string> run = {"--steps", "4", "--eval-every", "0"};
+  auto accum = run;
+  accum.insert(accum.end(), {"--grad-accum", "2"});
+  RunResult one = run_program(train_args("np1", "cuda", accum, "2"), dir_->path());
+  ASSERT_EQ(one.rc, 0) << one.err;
+  RunResult two = run_program(mpirun(2, train_args("np2", "cuda", run, "2")), dir_->path());
+  ASSERT_EQ(two.rc, 0) << two.out << two.err;
+  EXPECT_EQ(json::parse(read_file(path("np2") + "/step_00000004/state.json")).value("world_size", 0), 2);
+  const auto a = losses("np1"), b = losses("np2");
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t i = 0; i < a.size(); i++) EXPECT_NEAR(b[i], a[i], 1e-4) << "step " << i + 1;
 }
 
 TEST_F(CudaTrain, RefusesWhatTheGpuPathDoesNotDo) {
