@@ -51,6 +51,7 @@ run() {
   local s=/tmp/tweetlm-stage fail=0
   rm -rf "$s" && mkdir -p "$s" && tar -C "$s" --strip-components=1 -xzf .devcarry/pack.tar.gz
   export LD_LIBRARY_PATH="$s/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  export TLM_TEST_BINARY="$s/bin/tweetlm"  # the tests' tweetlm, moved here
   exec > >(tee "$OUT/device-check.log") 2>&1
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || true
   echo "== 1. CUDA op and model tests"

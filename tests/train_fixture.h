@@ -63,9 +63,11 @@ inline RunResult run_program(const std::vector<std::string>& argv, const std::st
   return {rc, read_file(out), read_file(err)};
 }
 
-// argv for TLM_BINARY with `args`.
+// argv for the tweetlm binary with `args`: TLM_BINARY (the build's), or $TLM_TEST_BINARY when
+// the tests run elsewhere than where they were built (scripts/device-check.sh).
 inline std::vector<std::string> tweetlm(std::vector<std::string> args) {
-  args.insert(args.begin(), TLM_BINARY);
+  const char* moved = std::getenv("TLM_TEST_BINARY");
+  args.insert(args.begin(), moved && *moved ? moved : TLM_BINARY);
   return args;
 }
 
