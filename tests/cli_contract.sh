@@ -142,6 +142,15 @@ printf 'hello\n\nthere\n' >"$tmp/prompts.txt"
 expect_ok "generate prompt file" -q generate -m "$tmp/run" -f "$tmp/prompts.txt" -n 2 --temp 0
 [ "$(wc -l <"$tmp/out")" -eq 3 ] || { echo "FAIL generate -f: expected 3 lines, got: $(cat "$tmp/out")"; fails=$((fails + 1)); }
 
+# export: GGUF of the tiny run; one-line errors, and no output file after a failure.
+expect_user_error "export without -o" "--output is required" -- export -m "$tmp/run"
+expect_user_error "export missing model" "nope: no such model directory" -- export -m "$tmp/nope" -o "$tmp/x.gguf"
+expect_user_error "export bad format" "--format: unknown format 'onnx'" -- export -m "$tmp/run" -o "$tmp/x.gguf" --format onnx
+expect_user_error "export bad type" "--type: unknown type 'q4_0'" -- export -m "$tmp/run" -o "$tmp/x.gguf" --type q4_0
+[ ! -e "$tmp/x.gguf" ] || { echo "FAIL export left $tmp/x.gguf after errors"; fails=$((fails + 1)); }
+expect_ok "export gguf f16" -q export -m "$tmp/run" -o "$tmp/model.gguf" --type f16
+[ "$(head -c 4 "$tmp/model.gguf")" = GGUF ] || { echo "FAIL export: $tmp/model.gguf is not GGUF"; fails=$((fails + 1)); }
+
 # plan: the cost model reads no files; a report (and --json) on good flags, one-line errors on bad ones.
 expect_ok "plan" plan --model 7b --tokens 2T --gpus 10000 --gpu h100 --json "$tmp/plan.json"
 grep -q "MFU" "$tmp/out" || { echo "FAIL plan output: $(cat "$tmp/out")"; fails=$((fails + 1)); }

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add(tlm::cli::add_eval);
   add(tlm::cli::add_generate);
   add(tlm::cli::add_plan);
+  add(tlm::cli::add_export);
 
   try {
     app.parse(argc, argv);
