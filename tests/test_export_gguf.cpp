@@ -14,6 +14,8 @@
 //     vocabulary, head_dim != dim / heads, one KV head and weights scaled up so its greedy text
 //     varies (without the Q/K permutation only 2 of its 96 tokens agree). The f16 files are held
 //     to the same standard (they match here too).
+//   - the files load back into tweetlm (f32: the checkpoint's weights bit for bit and its greedy
+//     tokens; the GGUF reader itself is tested in test_gguf_read.cpp);
 //   - CLI errors are one line, exit 2.
 // Without node or the client the llama.cpp tests FAIL with a message naming scripts/setup.sh.
 #include <gtest/gtest.h>
@@ -549,6 +551,25 @@ TEST_F(ExportGguf, LlamaCppGreedyEqualsOurs) {
         EXPECT_EQ(lg, ref[i]) << m << " " << t << " prompt '" << kPrompts[i] << "'";
       }
     }
+  }
+}
+
+// The exported files load back (infer/import_gguf.cpp; the reader's own tests are in
+// test_gguf_read.cpp): the trained checkpoint's f32 file gives its greedy tokens exactly and
+// bit-identical weights; the f16 files generate too.
+TEST_F(ExportGguf, LoadsBackLikeTheCheckpoint) {
+  for (const char* m : {"run", "rand"}) {
+    LoadedModel ref = load_model(model_dir(m)), f32 = load_model(gguf(m, "f32")), f16 = load_model(gguf(m, "f16"));
+    for (const ParamInfo& p : f32.model->layout().params()) {
+      const ParamInfo* q = ref.model->layout().find(p.name);
+      ASSERT_TRUE(q && q->size >= p.size) << p.name;
+      EXPECT_EQ(std::memcmp(ref.model->params() + q->offset, f32.model->params() + p.offset, p.size * 4), 0) << p.name;
+    }
+    const auto want = ours(ref);
+    EXPECT_EQ(ours(f32), want) << m;
+    const auto half = ours(f16);
+    int total = 0, same = agreeing(want, half, total);
+    std::printf("%s: loaded back, f16 greedy agrees on %d of %d tokens\n", m, same, total);
   }
 }
 

@@ -179,7 +179,7 @@ Runner add_generate(CLI::App& app) {
   SamplerOptions& s = a->sampling;
   cmd->add_option("-m,--model", a->model,
                   "Checkpoint directory, training output directory (its newest valid checkpoint) or model "
-                  "directory (model.safetensors, config.json, tokenizer.json)")
+                  "directory (model.safetensors, config.json, tokenizer.json), or a GGUF file (llama, f32/f16/bf16)")
       ->required();
   auto* prompt = cmd->add_option("-p,--prompt", a->prompt, "Text to continue (default: empty, a tweet from scratch)");
   cmd->add_option("-f,--file", a->file, "Prompts, one per line (- for stdin), generated together; one output line each")

@@ -10,6 +10,7 @@
 
 #include "core/check.h"
 #include "core/file.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "model/params_io.h"
 #include "train/checkpoint.h"
@@ -46,6 +47,9 @@ ModelConfig read_config(const std::string& dir) {
 }  // namespace
 
 LoadedModel load_model(const std::string& path, const std::string& tokenizer_path) {
+  const bool gguf_name = path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
+  if (!is_directory(path) && (gguf_name || (path_exists(path) && is_gguf_file(path))))
+    return load_gguf_model(path, tokenizer_path);
   if (!is_directory(path)) throw user_error(path, "no such model directory");
   // A bare model directory (no manifest) loads as it is; anything else goes through the
   // checkpoint rules: verified, or the newest valid step_* of a run directory.

@@ -3,7 +3,9 @@
 //  - a run directory OUT (its newest checkpoint that verifies, as --resume picks it),
 //  - any directory with model.safetensors (HF Llama tensor names), config.json (HF LlamaConfig)
 //    or state.json with a "config" object, and tokenizer.json (an HF-style model directory).
-// Every missing or corrupt file is one UserError naming it. Later issues add GGUF and more HF
+//  - a GGUF file (a path ending in .gguf, or any file starting with "GGUF"): architecture
+//    llama, f32/f16/bf16 tensors, a byte-level BPE tokenizer (infer/import_gguf.cpp).
+// Every missing or corrupt file is one UserError naming it. Later issues add more HF
 // layouts here, so callers never care where a model came from.
 #pragma once
 
@@ -23,5 +25,7 @@ struct LoadedModel {
 
 // `tokenizer_path` overrides dir/tokenizer.json when not empty.
 LoadedModel load_model(const std::string& path, const std::string& tokenizer_path = "");
+// The GGUF case of load_model (`dir` is the file's path).
+LoadedModel load_gguf_model(const std::string& path, const std::string& tokenizer_path = "");
 
 }  // namespace tlm

@@ -38,6 +38,7 @@ size_t ggml_type_size(GgmlType t) {
   switch (t) {
     case GgmlType::f32: return 4;
     case GgmlType::f16: return 2;
+    case GgmlType::bf16: return 2;
   }
   TLM_CHECK(false, "unknown ggml type %u", unsigned(t));
   return 0;

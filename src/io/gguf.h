@@ -1,7 +1,13 @@
-// GGUF v3 writer: the single-file model format of llama.cpp (ggml/docs/gguf.md). A file is a
+// GGUF v3 writer and defensive reader: the single-file model format of llama.cpp (ggml/docs/gguf.md). A file is a
 // little-endian header ("GGUF", version 3, tensor count, metadata count), the metadata
 // key-value pairs, one info record per tensor (name, dims fastest-first, ggml type, offset), then
 // the tensor data, each tensor starting at a multiple of general.alignment (32 unless set).
+//
+// The reader (GgufFile, io/gguf_read.cpp) memory-maps a file and checks every count, length,
+// dimension, offset and size against the file before using it (overflow-safe), so a malformed or
+// hostile file (llama.cpp's GGUF CVEs: huge counts, strings or arrays past the end, dimension
+// products that overflow, offsets past the end or misaligned, duplicate names) is one UserError
+// naming the file, never a crash or an allocation larger than a small multiple of the file.
 //
 // The writer knows the format only, not models (src/infer/export_gguf.h maps a model onto it).
 // Tensor data is produced on demand while the file is written, so exporting holds one tensor's
@@ -11,7 +17,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
+
+#include "core/file.h"
 
 namespace tlm {
 
@@ -21,9 +31,11 @@ enum class GgufType : uint32_t {
   u64 = 10, i64 = 11, f64 = 12,
 };
 
-// Tensor element types (ggml_type numbers); the writer takes the bytes as given.
-enum class GgmlType : uint32_t { f32 = 0, f16 = 1 };
-size_t ggml_type_size(GgmlType t);  // bytes per element
+// Tensor element types (ggml_type numbers) the writer produces; the writer takes the bytes as
+// given. The reader knows the sizes of every common ggml type (quantized ones included, so a
+// llama.cpp file parses) and reads f32, f16 and bf16 data.
+enum class GgmlType : uint32_t { f32 = 0, f16 = 1, bf16 = 30 };
+size_t ggml_type_size(GgmlType t);  // bytes per element (f32, f16)
 
 // IEEE binary16 with round-to-nearest-even (ggml's GGML_FP32_TO_FP16), overflow to infinity.
 uint16_t float_to_half(float f);
@@ -68,5 +80,70 @@ class GgufWriter {
   std::vector<Tensor> tensors_;
   uint32_t alignment_ = 32;
 };
+
+// ------------------------------------------------------------------ reading
+
+// One metadata value. Views point into the file's mapping (valid while the GgufFile lives).
+struct GgufValue {
+  GgufType type = GgufType::u8;
+  std::string_view raw;   // a scalar's bytes; a string's content; an array of scalars' packed elements
+  GgufType elem = GgufType::u8;  // arrays: the element type
+  uint64_t count = 0;            // arrays: the element count
+  std::vector<std::string_view> strings;  // arrays of strings
+  std::vector<GgufValue> items;           // arrays of arrays
+};
+
+struct GgufTensorInfo {
+  std::string name;
+  std::vector<uint64_t> dims;  // fastest-varying first
+  uint32_t type = 0;           // ggml_type number
+  uint64_t elements = 0;
+  uint64_t offset = 0;  // absolute, in the file
+  uint64_t bytes = 0;
+};
+
+class GgufFile {
+ public:
+  // Maps and validates `path`; UserError naming it for anything malformed.
+  explicit GgufFile(const std::string& path);
+  GgufFile(GgufFile&&) = default;
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  uint32_t alignment() const { return alignment_; }
+  uint64_t data_start() const { return data_start_; }
+  const std::vector<std::string>& keys() const { return keys_; }  // in file order
+  const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }  // in file order
+
+  const GgufValue* find(const std::string& key) const;
+  const GgufTensorInfo* find_tensor(const std::string& name) const;
+
+  // Typed access; a missing key or another type is a UserError naming the file and key.
+  // Integers of any integer type convert when the value fits.
+  uint64_t get_uint(const std::string& key) const;
+  double get_float(const std::string& key) const;  // f32 or f64
+  bool get_bool(const std::string& key) const;
+  std::string get_string(const std::string& key) const;
+  std::vector<std::string> get_strings(const std::string& key) const;
+  std::vector<int64_t> get_ints(const std::string& key) const;  // an array of integers
+
+  // The tensor's elements as f32 (types f32, f16, bf16; others are a UserError). `out` holds
+  // t.elements floats.
+  void read_f32(const GgufTensorInfo& t, float* out) const;
+
+ private:
+  const GgufValue& need(const std::string& key) const;
+  std::string path_;
+  MappedFile map_;
+  uint32_t version_ = 0, alignment_ = 32;
+  uint64_t data_start_ = 0;
+  std::vector<std::string> keys_;
+  std::unordered_map<std::string, GgufValue> kv_;
+  std::vector<GgufTensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> tensor_index_;
+};
+
+// True if the file at `path` starts with the GGUF magic (false if it cannot be read).
+bool is_gguf_file(const std::string& path);
 
 }  // namespace tlm
