@@ -92,16 +92,9 @@ Result run_ours(const BenchModel& bc, tlm::Precision precision, int steps, int w
 }
 
 json run_peer(const std::string& script, const BenchModel& bc, bool autocast, int steps, int warmup, int threads) {
-  std::ostringstream cmd;
-  cmd << "/usr/bin/python3 " << tlm::bench::shell_quote(script) << " --V " << bc.V << " --T " << bc.T << " --C "
-      << bc.C << " --L " << bc.L << " --H " << bc.H << " --F " << bc.F << " --B " << bc.B << " --steps " << steps
-      << " --warmup " << warmup << " --threads " << threads << (autocast ? " --autocast" : "");
-  std::string out;
-  int rc = tlm::bench::run_capture(cmd.str(), &out);
-  size_t nl = out.rfind('{');
-  json j = nl == std::string::npos ? json() : json::parse(out.substr(nl), nullptr, false);
-  if (rc != 0 || j.is_discarded() || j.is_null()) return json{{"error", "peer failed: " + out}};
-  return j;
+  return tlm::bench::run_peer_script("/usr/bin/python3", script, bc,
+                                     "--steps " + std::to_string(steps) + " --warmup " + std::to_string(warmup) +
+                                         " --threads " + std::to_string(threads) + (autocast ? " --autocast" : ""));
 }
 
 }  // namespace

@@ -91,16 +91,9 @@ json run_ours(const BenchModel& bc, int steps, int warmup) {
 }
 
 json run_peer(const std::string& script, const BenchModel& bc, int steps, int warmup) {
-  std::ostringstream cmd;
-  cmd << "python3 " << tlm::bench::shell_quote(script) << " --V " << bc.V << " --T " << bc.T << " --C " << bc.C
-      << " --L " << bc.L << " --H " << bc.H << " --F " << bc.F << " --B " << bc.B << " --steps " << steps
-      << " --warmup " << warmup;
-  std::string out;
-  const int rc = tlm::bench::run_capture(cmd.str(), &out);
-  const size_t brace = out.rfind('{');
-  json j = brace == std::string::npos ? json() : json::parse(out.substr(brace), nullptr, false);
-  if (rc != 0 || j.is_discarded() || j.is_null()) return json{{"error", "peer failed: " + out}};
-  return j;
+  // The device image's python3 is the one with PyTorch (CUDA); not Debian's.
+  return tlm::bench::run_peer_script("python3", script, bc,
+                                     "--steps " + std::to_string(steps) + " --warmup " + std::to_string(warmup));
 }
 
 }  // namespace

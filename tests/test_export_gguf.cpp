@@ -44,6 +44,7 @@
 #include "model/params.h"
 #include "model/params_io.h"
 #include "tokenizer_texts.h"
+#include "model_fixture.h"
 #include "train_fixture.h"
 #include "data/utf8.h"
 
@@ -253,31 +254,9 @@ class ExportGguf : public ::testing::Test {
     ASSERT_EQ(r.rc, 0) << r.err;
     // A random model directory: tied embeddings, vocabulary padded by 5 rows, head_dim != dim /
     // heads, weights 10x the init scale and norms away from 1, so greedy text varies.
-    Tokenizer tok = Tokenizer::load(d + "/tok/tokenizer.json");
-    ModelConfig c;
-    c.vocab_size = int(tok.vocab_size()) + 5;
-    c.max_seq_len = 64;
-    c.dim = 48;
-    c.n_layers = 2;
-    c.n_heads = 3;
-    c.n_kv_heads = 1;
-    c.head_dim = 8;
-    c.ffn_dim = 80;
-    c.rope_theta = 500.0f;
-    c.norm_eps = 1e-6f;
-    c.tied_embeddings = true;
-    ParamLayout layout(c);
-    std::vector<float> p(layout.total());
-    init_params(c, layout, p.data(), 17);
-    Rng rng(5);
-    for (const ParamInfo& pi : layout.params())
-      for (size_t k = 0; k < pi.size; k++)
-        p[pi.offset + k] = pi.is_norm ? 1.0f + 0.3f * rng.normal() : p[pi.offset + k] * 10.0f;
     const std::string rd = d + "/rand";
-    make_dirs(rd);
-    save_params(rd + "/model.safetensors", layout, p.data());
-    testing::write_file(rd + "/config.json", c.to_hf_json().dump(2));
-    tok.save(rd + "/tokenizer.json");
+    testing::write_random_model(rd, Tokenizer::load(d + "/tok/tokenizer.json"),
+                                {.dim = 48, .heads = 3, .kv_heads = 1, .head_dim = 8, .ffn = 80, .pad = 5, .tied = true});
     for (const char* m : {"run", "rand"})
       for (const char* t : {"f32", "f16"}) {
         r = run({"-q", "export", "-m", d + "/" + m, "--format", "gguf", "-o", gguf(m, t), "--type", t});

@@ -33,6 +33,7 @@
 #include "model/params.h"
 #include "model/params_io.h"
 #include "tokenizer/train.h"
+#include "model_fixture.h"
 #include "train_fixture.h"
 
 namespace fs = std::filesystem;
@@ -172,30 +173,9 @@ class GgufRead : public ::testing::Test {
     tmp_ = nullptr;
   }
   static void make(const std::string& name, const Tokenizer& tok, bool tied, int heads, int kv, int hd, int dim, int pad) {
-    ModelConfig c;
-    c.vocab_size = int(tok.vocab_size()) + pad;
-    c.max_seq_len = 64;
-    c.dim = dim;
-    c.n_layers = 2;
-    c.n_heads = heads;
-    c.n_kv_heads = kv;
-    c.head_dim = hd;
-    c.ffn_dim = 40;
-    c.rope_theta = 500.0f;
-    c.norm_eps = 1e-6f;
-    c.tied_embeddings = tied;
-    ParamLayout layout(c);
-    std::vector<float> p(layout.total());
-    init_params(c, layout, p.data(), 17);
-    Rng rng(5);
-    for (const ParamInfo& pi : layout.params())
-      for (size_t k = 0; k < pi.size; k++)
-        p[pi.offset + k] = pi.is_norm ? 1.0f + 0.3f * rng.normal() : p[pi.offset + k] * 10.0f;
     const std::string dir = dir_of(name);
-    make_dirs(dir);
-    save_params(dir + "/model.safetensors", layout, p.data());
-    testing::write_file(dir + "/config.json", c.to_hf_json().dump(2));
-    tok.save(dir + "/tokenizer.json");
+    testing::write_random_model(
+        dir, tok, {.dim = dim, .heads = heads, .kv_heads = kv, .head_dim = hd, .ffn = 40, .pad = pad, .tied = tied});
     LoadedModel lm = load_model(dir);
     GgufExportOptions eo;
     export_gguf(*lm.model, lm.tokenizer, gguf(name, "f32"), eo);
