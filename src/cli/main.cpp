@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   add(tlm::cli::add_generate);
   add(tlm::cli::add_plan);
   add(tlm::cli::add_export);
+  add(tlm::cli::add_serve);
 
   try {
     app.parse(argc, argv);

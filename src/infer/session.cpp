@@ -37,9 +37,36 @@ InferenceSession::InferenceSession(const Llama& model, int n_slots, int max_ctx,
   rope_cos_.reset(size_t(cache_.max_ctx()) * half, z), rope_sin_.reset(size_t(cache_.max_ctx()) * half, z);
   ops::rope_table(rope_cos_.data(), rope_sin_.data(), cache_.max_ctx(), c.head_dim, c.rope_theta);
   logits_.reset(size_t(n_slots) * c.vocab_size, z);
+  pooled_.reset(size_t(n_slots) * C, z);
+  input_of_slot_.assign(n_slots, 0);
 }
 
 const float* InferenceSession::forward(std::span<const SeqInput> inputs) {
+  pool_ = false;
+  feed(inputs);
+  return logits_.data();
+}
+
+const float* InferenceSession::embed(std::span<const SeqInput> inputs) {
+  const int C = config().dim;
+  for (const SeqInput& in : inputs) {
+    TLM_CHECK(in.slot >= 0 && in.slot < n_slots(), "slot %d out of range", in.slot);
+    reset(in.slot);
+  }
+  std::fill(pooled_.data(), pooled_.data() + inputs.size() * size_t(C), 0.0f);
+  for (size_t k = 0; k < inputs.size(); k++) input_of_slot_[inputs[k].slot] = int(k);
+  pool_ = true;
+  feed(inputs);
+  pool_ = false;
+  for (size_t k = 0; k < inputs.size(); k++) {
+    float* p = pooled_.data() + k * size_t(C);
+    const float inv = 1.0f / float(inputs[k].n);
+    for (int i = 0; i < C; i++) p[i] *= inv;
+  }
+  return pooled_.data();
+}
+
+void InferenceSession::feed(std::span<const SeqInput> inputs) {
   const int V = config().vocab_size;
   TLM_CHECK(inputs.size() <= size_t(n_slots()), "%zu inputs for %d slots", inputs.size(), n_slots());
   for (const SeqInput& in : inputs) {
@@ -74,7 +101,6 @@ const float* InferenceSession::forward(std::span<const SeqInput> inputs) {
     }
   }
   if (rows > 0) run_chunk(rows, first_out, int(out_rows_.size()));
-  return logits_.data();
 }
 
 void InferenceSession::run_chunk(int N, int first_out, int n_out) {
@@ -111,6 +137,18 @@ void InferenceSession::run_chunk(int N, int first_out, int n_out) {
     ops::swiglu_forward(act_.data(), gateup_.data(), N, F);
     ops::matmul_forward(tmp, act_.data(), lw.wdown, N, F, C);
     ops::residual_forward(x, x, tmp, size_t(N) * C);
+  }
+  if (pool_) {
+    // Embeddings: the final norm of every row, summed into its input's pooled vector.
+    ops::rmsnorm_forward(xn, rstd, x, w.norm, N, C, eps);
+    for (const Segment& s : segs_) {
+      float* p = pooled_.data() + size_t(input_of_slot_[s.slot]) * C;
+      for (int t = 0; t < s.n; t++) {
+        const float* row = xn + size_t(s.row0 + t) * C;
+        for (int i = 0; i < C; i++) p[i] += row[i];
+      }
+    }
+    return;
   }
   if (n_out == 0) return;
   float* last = last_.data();

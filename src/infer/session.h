@@ -47,10 +47,17 @@ class InferenceSession {
   // be distinct, n >= 1, token ids < V, and every sequence must stay within max_ctx.
   const float* forward(std::span<const SeqInput> inputs);
 
+  // Embeddings: feeds each input like forward() but, instead of logits, returns [inputs.size(),
+  // C]: the mean over each input's rows of the final-normed hidden states (the features the LM
+  // head reads), valid until the next call. Each input must be a whole sequence: its slot is
+  // reset first and left holding it.
+  const float* embed(std::span<const SeqInput> inputs);
+
  private:
   struct Segment {
     int slot, first, row0, n;  // rows [row0, row0 + n) of the chunk go to positions first..
   };
+  void feed(std::span<const SeqInput> inputs);
   void run_chunk(int rows, int first_out, int n_out);
 
   const Llama& model_;
@@ -61,8 +68,10 @@ class InferenceSession {
   std::vector<Segment> segs_;
   std::vector<int> out_rows_;
   std::vector<uint8_t> slot_used_;
+  bool pool_ = false;               // embed(): sum the normed rows per input into pooled_
+  std::vector<int> input_of_slot_;  // slot -> input index of the current call
   AlignedBuffer<float> x_, xn_, rstd_, qkv_, q_, att_, tmp_, gateup_, act_, last_;
-  AlignedBuffer<float> rope_cos_, rope_sin_, logits_;
+  AlignedBuffer<float> rope_cos_, rope_sin_, logits_, pooled_;
 };
 
 }  // namespace tlm
