@@ -226,6 +226,8 @@ ParsedGenerate parse_generate(const json& body, Kind kind, const ApiContext& ctx
       }
     } else bad("stop", "'stop' must be a string or an array of up to 4 strings");
   }
+  // llama.cpp's extension: generate exactly max_tokens (benchmarks), never stopping at a special token.
+  if (get_bool(body, "ignore_eos", false)) g.stop_tokens.clear();
   r.stream = get_bool(body, "stream", false);
   if (const json* so = field(body, "stream_options")) {
     if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
