@@ -23,12 +23,13 @@ struct RandomModelSpec {
   int pad = 0;  // vocabulary rows past the tokenizer's
   bool tied = false;
   int layers = 2;
+  int context = 64;
 };
 
 inline void write_random_model(const std::string& dir, const Tokenizer& tok, const RandomModelSpec& s) {
   ModelConfig c;
   c.vocab_size = int(tok.vocab_size()) + s.pad;
-  c.max_seq_len = 64;
+  c.max_seq_len = s.context;
   c.dim = s.dim;
   c.n_layers = s.layers;
   c.n_heads = s.heads;

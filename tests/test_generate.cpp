@@ -497,3 +497,41 @@ TEST(GenerateCli, ErrorsAreOneLineAndExitTwo) {
 
 }  // namespace
 }  // namespace tlm
+
+namespace tlm {
+namespace {
+
+// Embeddings (the server's /v1/embeddings): the mean over the sequence of the final-normed hidden
+// states, which Llama::hidden() gives for every position of a full forward.
+TEST(InferenceSession, EmbedIsTheMeanOfTheFullForwardsNormedHiddenStates) {
+  const ModelConfig cfg = small_config();
+  auto model = random_model(cfg, 13);
+  const int C = cfg.dim;
+  Rng rng(9);
+  std::vector<std::vector<int32_t>> seqs;
+  for (int len : {1, 7, cfg.max_seq_len}) {
+    std::vector<int32_t> s = {0};
+    while (int(s.size()) < len) s.push_back(1 + int32_t(rng.below(cfg.vocab_size - 1)));
+    seqs.push_back(s);
+  }
+  for (int max_rows : {256, 4}) {  // 4: sequences split over chunks
+    InferenceSession sess(*model, 3, 0, max_rows);
+    std::vector<SeqInput> in;
+    for (size_t i = 0; i < seqs.size(); i++) in.push_back({int(2 - i), seqs[i].data(), int(seqs[i].size())});
+    const float* pooled = sess.embed(in);
+    for (size_t i = 0; i < seqs.size(); i++) {
+      full_logits(*model, seqs[i]);
+      const float* h = model->hidden();
+      for (int c = 0; c < C; c++) {
+        double mean = 0;
+        for (size_t t = 0; t < seqs[i].size(); t++) mean += h[t * C + c];
+        mean /= double(seqs[i].size());
+        // Tolerance: the same fp32 ops in another summation order, on values of magnitude ~1.
+        ASSERT_NEAR(pooled[i * C + c], mean, 1e-4) << "sequence " << i << " feature " << c;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tlm

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "data/utf8.h"
 
 namespace tlm::serve {
 
@@ -297,8 +298,14 @@ json logprobs_json(Kind kind, const std::vector<TokenLogprob>& lps, const Tokeni
     const std::string& b = tok.token_bytes(uint32_t(t.token));
     tokens.push_back(b);
     token_lps.push_back(t.logprob);
+    // Keyed by text: byte tokens that are not valid UTF-8 alone all read as U+FFFD, so repair
+    // the keys here and keep the likeliest of those that collide (the list is best first).
     json top = json::object();
-    for (auto [id, lp] : t.top) top[tok.token_bytes(uint32_t(id))] = lp;
+    for (auto [id, lp] : t.top) {
+      std::string key;
+      if (!utf8_repair(tok.token_bytes(uint32_t(id)), key)) key = tok.token_bytes(uint32_t(id));
+      if (!top.contains(key)) top[key] = lp;
+    }
     tops.push_back(top);
     offsets.push_back(offset);
     offset += b.size();

@@ -208,10 +208,7 @@ void Engine::admit() {
     }
   }
   for (auto& j : embeds) run_embeddings(*j);
-  int busy = 0;
-  for (const Slot& s : st_->slots) busy += bool(s.job);
-  std::lock_guard lock(mu_);
-  metrics_.engine_state(busy, int(queue_.size()));
+  publish_state();
 }
 
 void Engine::run_embeddings(Job& job) {
@@ -257,6 +254,7 @@ void Engine::finish(Slot& s, const char* why) {
   e.prompt_tokens = int(s.prompt.size());
   e.completion_tokens = s.generated;
   s.job->stream->post(std::move(e));
+  metrics_.choice_done(why);
   s.job.reset();
   s.sampler.reset();
   s.text.reset();
@@ -311,7 +309,10 @@ void Engine::step() {
     }
     st.input_slot.push_back(int(si));
   }
-  if (st.inputs.empty()) return;
+  if (st.inputs.empty()) {
+    publish_state();  // slots may have been freed by cancellations above
+    return;
+  }
 
   const auto t0 = Clock::now();
   const float* logits = st.session.forward(st.inputs);
@@ -353,8 +354,12 @@ void Engine::step() {
     else s.next_token = tok;
   }
   metrics_.tokens(prompt_tokens, generated);
+  publish_state();
+}
+
+void Engine::publish_state() {
   int busy = 0;
-  for (const Slot& s : st.slots) busy += bool(s.job);
+  for (const Slot& s : st_->slots) busy += bool(s.job);
   std::lock_guard lock(mu_);
   metrics_.engine_state(busy, int(queue_.size()));
 }

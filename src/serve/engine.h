@@ -115,6 +115,7 @@ class Engine {
   void run_embeddings(Job& job);
   void step();
   void finish(Slot& s, const char* why);
+  void publish_state();  // slots busy and queue depth -> metrics
 
   const Llama& model_;
   const Tokenizer& tok_;

@@ -98,6 +98,11 @@ void ServerMetrics::step(double seconds, int rows) {
   busy_seconds_ += seconds;
 }
 
+void ServerMetrics::choice_done(const std::string& finish) {
+  std::lock_guard lock(mu_);
+  choices_[finish]++;
+}
+
 int ServerMetrics::slots_busy() const {
   std::lock_guard lock(mu_);
   return slots_busy_;
@@ -115,6 +120,13 @@ std::string ServerMetrics::prometheus() const {
   for (const auto& [key, n] : requests_)
     out += strprintf("tweetlm_requests_total{route=\"%s\",code=\"%d\"} %llu\n", key.first.c_str(), key.second,
                      (unsigned long long)n);
+  header(out, "tweetlm_choices_total", "counter",
+         "Generations ended, by reason (stop, length; cancelled: the client went away).");
+  for (const char* f : {"stop", "length", "cancelled"}) {
+    auto it = choices_.find(f);
+    out += strprintf("tweetlm_choices_total{finish=\"%s\"} %llu\n", f,
+                     (unsigned long long)(it == choices_.end() ? 0 : it->second));
+  }
   header(out, "tweetlm_prompt_tokens_total", "counter", "Prompt tokens prefilled.");
   out += strprintf("tweetlm_prompt_tokens_total %lld\n", (long long)prompt_tokens_);
   header(out, "tweetlm_generated_tokens_total", "counter", "Tokens generated.");

@@ -40,6 +40,7 @@ class ServerMetrics {
   void tokens(int64_t prompt, int64_t generated);
   void engine_state(int slots_busy, int queue_depth);
   void step(double seconds, int rows);
+  void choice_done(const std::string& finish);  // "stop", "length" or "cancelled"
 
   int slots_busy() const;
   int queue_depth() const;
@@ -49,6 +50,7 @@ class ServerMetrics {
   mutable std::mutex mu_;
   int slots_total_, slots_busy_ = 0, queue_depth_ = 0;
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (route, status) -> count
+  std::map<std::string, uint64_t> choices_;                    // finish reason -> count
   int64_t prompt_tokens_ = 0, generated_tokens_ = 0, steps_ = 0, rows_ = 0;
   double busy_seconds_ = 0;
   // Generated tokens over the last seconds, for a tokens/s gauge: (time, cumulative tokens).
