@@ -65,6 +65,11 @@ checkpoints in $out/run/step_*/ (safetensors, HF names) and its metrics in $out/
 Go further:
   build/src/tweetlm generate -m $out/run -p "Life is" -n 50 --temp 0.8     # more samples
   build/src/tweetlm eval ppl -m $out/run --data $out/shards --split test    # held-out perplexity
+  build/src/tweetlm serve -m $out/run --run $out/run          # OpenAI-compatible server + web page:
+      # open http://127.0.0.1:8080, or from another shell:
+      # curl -s localhost:8080/v1/completions -H 'Content-Type: application/json' \\
+      #   -d '{"prompt": "Life is", "max_tokens": 40}'
+  build/src/tweetlm export -m $out/run --format gguf -o model.gguf   # for llama.cpp, ollama, LM Studio
   build/src/tweetlm train --help                                             # all training options
   mpirun -np 2 build/src/tweetlm train --data $out/shards --tokenizer $out/tokenizer.json \
       --out $out/run-dp --model small -T 64 -b 8 --steps 600 --zero 1   # 2 processes (as root: --allow-run-as-root)
