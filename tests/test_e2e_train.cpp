@@ -1,6 +1,7 @@
 // End-to-end tier for training: the real TweetEval tweets (train and val text of two tasks only;
 // test text is held out, ../shared/data/README.md) through the tweetlm binary: prepare ->
-// tokenizer train -> tokenize -> train -> generate -> eval ppl -> train --resume.
+// tokenizer train -> tokenize -> train -> generate -> eval ppl -> export (GGUF) -> serve (the
+// exported file, answering an HTTP completion with generate's text) -> train --resume.
 //
 // One TEST on purpose: ctest runs every TEST in its own process, and each stage needs the ones
 // before it, so splitting would rerun the whole pipeline per check. The run is small (tiny model,
@@ -27,6 +28,9 @@
 #include "fixtures.h"
 #include "io/safetensors.h"
 #include "train/checkpoint.h"
+#include "serve_fixture.h"
+
+#include <httplib.h>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -370,6 +374,23 @@ TEST(E2ETrain, TweetEvalPrepareTokenizeTrainGenerateEvalResume) {
   ASSERT_RAN(d, "tokenizer decode");
   EXPECT_EQ(gt.out, prompt + d.out);
   std::printf("generated from scratch: %s| after '%s': %s", g1.out.c_str(), prompt.c_str(), gt.out.c_str());
+
+  // --- export -> serve: the GGUF file served over HTTP continues the prompt as generate did ---
+  const std::string gguf = tmp / "model.gguf";
+  r = tweetlm(tmp, "export -m " + quote(run) + " --format gguf -o " + quote(gguf));
+  ASSERT_RAN(r, "export --format gguf");
+  {
+    tlm::testing::ServerProcess server(gguf, {"--parallel", "2"}, tmp.path());
+    ASSERT_TRUE(server.ok()) << server.log();
+    httplib::Client cli(server.url());
+    auto res = cli.Post("/v1/completions", json{{"prompt", prompt}, {"max_tokens", 20}, {"temperature", 0}}.dump(),
+                        "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    std::string served = json::parse(res->body)["choices"][0]["text"];
+    EXPECT_EQ(prompt + served + "\n", gt.out) << "the server's text differs from generate's";
+    EXPECT_EQ(server.stop(), 0) << server.log();
+  }
 
   // --- resume a finished run ---
   // The trainer loads step 60, finds the run complete, trains nothing, prints "nothing to do"
