@@ -29,8 +29,10 @@ void RequestStream::post(Event e) {
 
 std::optional<Event> RequestStream::next(int timeout_ms) {
   std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !events_.empty(); }))
-    return std::nullopt;
+  // A stream whose last event was read has nothing more to wait for: return at once, or every
+  // streamed response would end (data: [DONE]) a whole timeout after its last token.
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !events_.empty() || open_ <= 0; });
+  if (events_.empty()) return std::nullopt;
   Event e = std::move(events_.front());
   events_.pop_front();
   return e;
@@ -287,6 +289,12 @@ static TokenLogprob token_logprob(const float* logits, int n_vocab, int32_t toke
 
 void Engine::step() {
   State& st = *st_;
+  auto publish_state = [&] {
+    int busy = 0;
+    for (const Slot& s : st.slots) busy += bool(s.job);
+    std::lock_guard lock(mu_);
+    metrics_.engine_state(busy, int(queue_.size()));
+  };
   for (Slot& s : st.slots)
     if (s.job && s.job->stream->cancelled()) finish(s, "cancelled");
 
@@ -311,7 +319,10 @@ void Engine::step() {
     }
     st.input_slot.push_back(int(si));
   }
-  if (st.inputs.empty()) return;
+  if (st.inputs.empty()) {
+    publish_state();  // cancellations above may have freed the last busy slot
+    return;
+  }
 
   const auto t0 = Clock::now();
   const float* logits = st.session.forward(st.inputs);
@@ -353,10 +364,7 @@ void Engine::step() {
     else s.next_token = tok;
   }
   metrics_.tokens(prompt_tokens, generated);
-  int busy = 0;
-  for (const Slot& s : st.slots) busy += bool(s.job);
-  std::lock_guard lock(mu_);
-  metrics_.engine_state(busy, int(queue_.size()));
+  publish_state();
 }
 
 }  // namespace tlm::serve
