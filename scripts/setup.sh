@@ -24,6 +24,7 @@ packages=(
   clang libclang-rt-14-dev                        # libFuzzer and sanitizers
   python3                                         # benchmark peer, report checks
   fortunes fortunes-min                           # the quick start's default corpus
+  chromium                                        # the browser test of the server's web page (playwright-core drives it)
 )
 
 SUDO=""

@@ -29,8 +29,10 @@ void RequestStream::post(Event e) {
 
 std::optional<Event> RequestStream::next(int timeout_ms) {
   std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !events_.empty(); }))
-    return std::nullopt;
+  // A stream whose last event was read has nothing more to wait for: return at once, or every
+  // streamed response would end (data: [DONE]) a whole timeout after its last token.
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !events_.empty() || open_ <= 0; });
+  if (events_.empty()) return std::nullopt;
   Event e = std::move(events_.front());
   events_.pop_front();
   return e;
