@@ -29,8 +29,10 @@ if [ "${TLM_SANITIZE_TESTS:-1}" != 0 ]; then
   ninja -C build-tsan tweetlm test_serve
   # One OpenMP and BLAS thread: libgomp is not instrumented, so its barriers would read as races
   # between the model's worker threads; the server's own threads (HTTP pool, engine) are what
-  # this run checks. halt_on_error: a race stops the server, and the tests fail.
-  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  # this run checks. halt_on_error: a race stops the server, and the tests fail. The
+  # suppressions cover only Debian's uninstrumented cpp-httplib library (tests/tsan.supp says why).
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
     build-tsan/tests/test_serve
 fi
 
