@@ -38,9 +38,8 @@ const char* torch_dtype(DType t) {
   return "";
 }
 
-// One parameter's bytes in the export dtype (f16/bf16 round to nearest even, as torch's .to()).
+// One parameter's bytes in f16 or bf16 (round to nearest even, as torch's .to()).
 std::string convert(const float* x, size_t n, DType t) {
-  if (t == DType::F32) return std::string(reinterpret_cast<const char*>(x), n * 4);
   std::string out(n * 2, '\0');
   for (size_t i = 0; i < n; i++) {
     const uint16_t h = t == DType::F16 ? float_to_half(x[i]) : float_to_bf16(x[i]);
@@ -155,15 +154,20 @@ void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir,
     shard_bytes += bytes;
     total += bytes;
   });
-  nlohmann::ordered_json weight_map = nlohmann::ordered_json::object();
+  nlohmann::json weight_map = nlohmann::json::object();  // sorted by name, as transformers writes it
   for (size_t s = 0; s < shards.size(); s++) {
     const std::string name = shards.size() == 1 ? "model.safetensors" : shard_file_name(s + 1, shards.size());
     std::vector<std::string> data;  // one shard's converted bytes at a time
     data.reserve(shards[s].size());
     std::vector<TensorOut> out;
     for (const Item& it : shards[s]) {
-      data.push_back(convert(model.params() + it.p->offset, it.p->size, opt.dtype));
-      out.push_back(TensorOut{it.p->name, opt.dtype, it.p->shape, data.back().data()});
+      const float* x = model.params() + it.p->offset;
+      const void* bytes = x;  // f32: written straight from the parameters
+      if (opt.dtype != DType::F32) {
+        data.push_back(convert(x, it.p->size, opt.dtype));
+        bytes = data.back().data();
+      }
+      out.push_back(TensorOut{it.p->name, opt.dtype, it.p->shape, bytes});
       weight_map[it.p->name] = name;
     }
     write_safetensors(in_tmp(name), out, {{"format", "pt"}});
