@@ -1,7 +1,7 @@
 // libFuzzer target: the GGUF reader (io/gguf.h GgufFile) and loading a model from it
 // (infer/model_loader.h load_gguf_model). Any bytes must give a UserError or a file whose every
 // tensor lies inside the data section, aligned, with unique names and an element count equal
-// to its dims' product, and whose f32/f16/bf16 tensors read_f32 reads (other types: a UserError).
+// to its dims' product, and whose f32/f16/bf16/q8_0 tensors read_f32 reads (other types: a UserError).
 // Loading a model from the same bytes must give a model or a UserError, nothing else.
 //
 // Input: the file's bytes as they are (seeds: fuzz/corpus/fuzz_gguf, written by
@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(n == t.elements);
       FUZZ_CHECK((t.offset - g.data_start()) % g.alignment() == 0);
       FUZZ_CHECK(t.offset >= g.data_start() && t.offset <= size && t.bytes <= size - t.offset);
-      const bool readable = t.type == 0 || t.type == 1 || t.type == 30;
+      const bool readable = t.type == 0 || t.type == 1 || t.type == 8 || t.type == 30;
       if (t.elements > (uint64_t(1) << 24)) continue;  // bounded work per input
       std::vector<float> out(t.elements);
       try {

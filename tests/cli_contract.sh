@@ -150,6 +150,13 @@ expect_user_error "export bad type" "--type: unknown type 'q4_0'" -- export -m "
 [ ! -e "$tmp/x.gguf" ] || { echo "FAIL export left $tmp/x.gguf after errors"; fails=$((fails + 1)); }
 expect_ok "export gguf f16" -q export -m "$tmp/run" -o "$tmp/model.gguf" --type f16
 [ "$(head -c 4 "$tmp/model.gguf")" = GGUF ] || { echo "FAIL export: $tmp/model.gguf is not GGUF"; fails=$((fails + 1)); }
+# export --format hf: a directory that generate loads; a non-empty target is refused in one line.
+expect_ok "export hf" -q export -m "$tmp/run" --format hf -o "$tmp/hf" --max-shard-size 10KB
+[ -e "$tmp/hf/model.safetensors.index.json" ] || { echo "FAIL export hf: no index in $tmp/hf"; fails=$((fails + 1)); }
+expect_ok "generate from hf" -q generate -m "$tmp/hf" -n 2 --temp 0
+expect_user_error "export hf non-empty" "hf: exists and is not empty \(use --force" -- export -m "$tmp/run" --format hf -o "$tmp/hf"
+expect_user_error "export hf bad type" "--type: unknown type 'q8_0' for hf" -- export -m "$tmp/run" --format hf -o "$tmp/hf2" --type q8_0
+expect_user_error "export hf bad size" "--max-shard-size: '5XB': unknown unit" -- export -m "$tmp/run" --format hf -o "$tmp/hf2" --max-shard-size 5XB
 
 # plan: the cost model reads no files; a report (and --json) on good flags, one-line errors on bad ones.
 expect_ok "plan" plan --model 7b --tokens 2T --gpus 10000 --gpu h100 --json "$tmp/plan.json"

@@ -26,18 +26,32 @@ std::vector<float> take_rows(const float* m, size_t cols, size_t row0, size_t ro
   return out;
 }
 
+// Rows are contiguous in v, so q8_0 blocks (along a row) are consecutive runs of 32 values.
 std::string encode(const std::vector<float>& v, GgmlType type) {
-  std::string out;
-  if (type == GgmlType::f32) {
-    out.resize(v.size() * 4);
-    std::memcpy(out.data(), v.data(), out.size());
-  } else {
-    std::vector<uint16_t> h(v.size());
-    for (size_t k = 0; k < v.size(); k++) h[k] = float_to_half(v[k]);
-    out.resize(h.size() * 2);
-    std::memcpy(out.data(), h.data(), out.size());
+  std::string out(v.size() / ggml_block_size(type) * ggml_block_bytes(type), '\0');
+  switch (type) {
+    case GgmlType::f32: std::memcpy(out.data(), v.data(), out.size()); break;
+    case GgmlType::f16:
+    case GgmlType::bf16:
+      for (size_t k = 0; k < v.size(); k++) {
+        const uint16_t h = type == GgmlType::f16 ? float_to_half(v[k]) : float_to_bf16(v[k]);
+        std::memcpy(out.data() + 2 * k, &h, 2);
+      }
+      break;
+    case GgmlType::q8_0: quantize_row_q8_0(v.data(), reinterpret_cast<uint8_t*>(out.data()), v.size()); break;
   }
   return out;
+}
+
+// llama_ftype of a file whose matrices are all of one type (llama.h LLAMA_FTYPE_*).
+uint32_t file_type(GgmlType t) {
+  switch (t) {
+    case GgmlType::f32: return 0;   // ALL_F32
+    case GgmlType::f16: return 1;   // MOSTLY_F16
+    case GgmlType::q8_0: return 7;  // MOSTLY_Q8_0
+    case GgmlType::bf16: return 32; // MOSTLY_BF16
+  }
+  return 0;
 }
 
 }  // namespace
@@ -49,10 +63,17 @@ void export_gguf(const Llama& model, const Tokenizer& tok, const std::string& pa
             c.vocab_size);
   TLM_CHECK(tok.eos_id() >= 0, "the tokenizer has no <|endoftext|>");
   const Weights& w = model.weights();
+  if (opt.type == GgmlType::q8_0) {
+    // q8_0 blocks run along rows: every matrix's row length must be whole blocks.
+    for (auto [what, n] : {std::pair<const char*, int>{"dim", c.dim}, {"heads x head_dim", c.q_dim()}, {"ffn_dim", c.ffn_dim}})
+      if (n % int(kQ8Block) != 0)
+        throw user_error("--type q8_0", "the model's %s is %d, not a multiple of 32 (q8_0 quantizes rows in blocks of "
+                         "32; use f16, bf16 or f32)", what, n);
+  }
   GgufWriter g;
   g.add_string("general.architecture", "llama");
   g.add_string("general.name", opt.name);
-  g.add_u32("general.file_type", opt.type == GgmlType::f32 ? 0 : 1);  // LLAMA_FTYPE_ALL_F32 / MOSTLY_F16
+  g.add_u32("general.file_type", file_type(opt.type));
   g.add_u32("llama.context_length", uint32_t(c.max_seq_len));
   g.add_u32("llama.embedding_length", uint32_t(c.dim));
   g.add_u32("llama.block_count", uint32_t(c.n_layers));

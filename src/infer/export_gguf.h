@@ -11,7 +11,9 @@
 //    embedding and output rows beyond the tokenizer's vocabulary (padding) are dropped, since
 //    llama.cpp requires both to have exactly one row per token; output.weight is omitted when
 //    the embeddings are tied (llama.cpp then reuses token_embd).
-//  - norms stay f32; matrices are f32 or f16 (round to nearest even).
+//  - norms stay f32 (as llama.cpp's converter keeps them); matrices are f32, f16 or bf16 (round
+//    to nearest even) or q8_0 (llama.cpp's reference quantizer: blocks of 32 along each row, so
+//    dim, heads x head_dim and ffn_dim must be multiples of 32: a UserError otherwise).
 #pragma once
 
 #include <string>
@@ -23,7 +25,7 @@
 namespace tlm {
 
 struct GgufExportOptions {
-  GgmlType type = GgmlType::f32;  // of the matrices
+  GgmlType type = GgmlType::f32;  // of the matrices: f32, f16, bf16 or q8_0
   std::string name = "tweetlm";   // general.name
 };
 

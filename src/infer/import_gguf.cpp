@@ -1,5 +1,5 @@
 // Loading a GGUF file of architecture "llama" (ours from `tweetlm export --format gguf`, or any
-// llama.cpp f32/f16/bf16 Llama with a GPT-2-style byte-level BPE tokenizer): the inverse of
+// llama.cpp f32/f16/bf16/q8_0 Llama with a GPT-2-style byte-level BPE tokenizer): the inverse of
 // infer/export_gguf.cpp.
 //  - config from the llama.* keys; vocab_size = the token count (the export dropped padding
 //    rows, which never affect generation); tied embeddings when output.weight is absent;
@@ -9,7 +9,8 @@
 //  - weights: every tensor's name, type and dims are checked against the config BEFORE the model
 //    is allocated (so a hostile header cannot size an allocation beyond the file's own bytes),
 //    then q/k/v and gate/up are fused back and the Q/K rows un-permuted from llama.cpp's
-//    adjacent RoPE pairs to the "rotate half" convention.
+//    adjacent RoPE pairs to the "rotate half" convention. bf16 and q8_0 are dequantized to f32
+//    (GgufFile::read_f32): we compute in f32 whatever the file stores.
 #include <cstring>
 #include <limits>
 #include <unordered_map>
@@ -143,8 +144,9 @@ LoadedModel load_gguf_model(const std::string& path, const std::string& tokenize
     const GgufTensorInfo* t = g.find_tensor(name);
     if (!t) throw user_error(path, "no tensor %s", name.c_str());
     if (t->dims != dims) throw user_error(path, "tensor %s has the wrong shape for the model's config", name.c_str());
-    if (t->type != uint32_t(GgmlType::f32) && t->type != uint32_t(GgmlType::f16) && t->type != uint32_t(GgmlType::bf16))
-      throw user_error(path, "tensor %s: ggml type %u is not supported (f32, f16, bf16 are)", name.c_str(), t->type);
+    if (t->type != uint32_t(GgmlType::f32) && t->type != uint32_t(GgmlType::f16) && t->type != uint32_t(GgmlType::bf16) &&
+        t->type != uint32_t(GgmlType::q8_0))
+      throw user_error(path, "tensor %s: ggml type %u is not supported (f32, f16, bf16, q8_0 are)", name.c_str(), t->type);
   }
 
   lm.model = std::make_unique<Llama>(c, 0, 0);

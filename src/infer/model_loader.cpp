@@ -5,6 +5,8 @@
 #include "infer/model_loader.h"
 
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +14,7 @@
 #include "core/file.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
+#include "io/safetensors_index.h"
 #include "model/params_io.h"
 #include "train/checkpoint.h"
 
@@ -44,6 +47,40 @@ ModelConfig read_config(const std::string& dir) {
   throw user_error(dir, "no config.json or state.json: not a model directory");
 }
 
+// The weights of a sharded directory (model.safetensors.index.json + its shards): every tensor
+// of every shard must be listed in the index under that shard, every listed one must be in its
+// shard, and the listed names must be exactly the model's parameters.
+void load_sharded(const std::string& dir, const ParamLayout& layout, float* base) {
+  const std::string index_path = join(dir, "model.safetensors.index.json");
+  const SafetensorsIndex idx = read_safetensors_index(index_path);
+  std::map<std::string, SafetensorsFile> shards;
+  for (const std::string& f : idx.files) {
+    const std::string p = join(dir, f);
+    if (!path_exists(p)) throw user_error(p, "no such file (a shard named in %s)", index_path.c_str());
+    shards.emplace(f, SafetensorsFile(p));
+  }
+  for (const auto& [f, sf] : shards)
+    for (const TensorIn& t : sf.tensors()) {
+      auto it = idx.weight_map.find(t.name);
+      if (it == idx.weight_map.end())
+        throw user_error(sf.path(), "tensor '%s' is not in %s", t.name.c_str(), index_path.c_str());
+      if (it->second != f)
+        throw user_error(sf.path(), "tensor '%s' is also here, but the index puts it in %s", t.name.c_str(),
+                         it->second.c_str());
+    }
+  std::set<std::string> wanted;
+  for_each_param(layout, [&](const ParamInfo& p) {
+    auto it = idx.weight_map.find(p.name);
+    if (it == idx.weight_map.end()) throw user_error(index_path, "tensor '%s' is missing", p.name.c_str());
+    wanted.insert(p.name);
+    shards.at(it->second).read_f32(p.name, p.shape, base + p.offset);  // missing in the shard: a UserError
+  });
+  for (const auto& [name, f] : idx.weight_map)
+    if (!wanted.count(name))
+      throw user_error(index_path, "unexpected tensor '%s': not a parameter of this model (a different model?)",
+                       name.c_str());
+}
+
 }  // namespace
 
 LoadedModel load_model(const std::string& path, const std::string& tokenizer_path) {
@@ -54,8 +91,9 @@ LoadedModel load_model(const std::string& path, const std::string& tokenizer_pat
   // A bare model directory (no manifest) loads as it is; anything else goes through the
   // checkpoint rules: verified, or the newest valid step_* of a run directory.
   std::string dir = path;
-  if (!(path_exists(join(path, "model.safetensors")) && !path_exists(join(path, "manifest.json"))))
-    dir = resolve_checkpoint(path);
+  const bool weights_here =
+      path_exists(join(path, "model.safetensors")) || path_exists(join(path, "model.safetensors.index.json"));
+  if (!(weights_here && !path_exists(join(path, "manifest.json")))) dir = resolve_checkpoint(path);
 
   LoadedModel lm;
   lm.dir = dir;
@@ -69,11 +107,17 @@ LoadedModel load_model(const std::string& path, const std::string& tokenizer_pat
                      lm.tokenizer.vocab_size(), cfg.vocab_size);
   if (lm.tokenizer.eos_id() < 0) throw user_error(tok_path, "no <|endoftext|> token (it starts and ends every text)");
 
+  // One file, or (as transformers looks for them, single file first) shards with an index.
   const std::string weights = join(dir, "model.safetensors");
-  if (!path_exists(weights)) throw user_error(weights, "no such file");
+  const bool sharded = !path_exists(weights) && path_exists(join(dir, "model.safetensors.index.json"));
+  if (!sharded && !path_exists(weights)) throw user_error(weights, "no such file");
   lm.model = std::make_unique<Llama>(cfg, 0, 0);
-  SafetensorsFile file(weights);
-  load_params(file, lm.model->layout(), lm.model->params());
+  if (sharded) {
+    load_sharded(dir, lm.model->layout(), lm.model->params());
+  } else {
+    SafetensorsFile file(weights);
+    load_params(file, lm.model->layout(), lm.model->params());
+  }
   return lm;
 }
 

@@ -34,14 +34,27 @@ uint64_t align_up(uint64_t n, uint64_t a) { return (n + a - 1) / a * a; }
 
 }  // namespace
 
-size_t ggml_type_size(GgmlType t) {
+size_t ggml_block_size(GgmlType t) { return t == GgmlType::q8_0 ? kQ8Block : 1; }
+
+size_t ggml_block_bytes(GgmlType t) {
   switch (t) {
     case GgmlType::f32: return 4;
     case GgmlType::f16: return 2;
     case GgmlType::bf16: return 2;
+    case GgmlType::q8_0: return kQ8BlockBytes;
   }
   TLM_CHECK(false, "unknown ggml type %u", unsigned(t));
   return 0;
+}
+
+const char* ggml_type_name(GgmlType t) {
+  switch (t) {
+    case GgmlType::f32: return "f32";
+    case GgmlType::f16: return "f16";
+    case GgmlType::bf16: return "bf16";
+    case GgmlType::q8_0: return "q8_0";
+  }
+  return "?";
 }
 
 // ggml's portable conversion (ggml-impl.h, after the FP16 library): scaling by 2^112 and 2^-110
@@ -63,6 +76,45 @@ float half_to_float(uint16_t h) {
   const float normalized = bits_f32((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
   const float denormalized = bits_f32((two_w >> 17) | (126u << 23)) - 0.5f;
   return bits_f32(sign | (two_w < (1u << 27) ? f32_bits(denormalized) : f32_bits(normalized)));
+}
+
+uint16_t float_to_bf16(float f) {
+  const uint32_t u = f32_bits(f);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((u >> 16) | 64);  // NaN: keep it, made quiet
+  return uint16_t((u + (0x7FFFu + ((u >> 16) & 1u))) >> 16);
+}
+
+float bf16_to_float(uint16_t b) { return bits_f32(uint32_t(b) << 16); }
+
+// As ggml's quantize_row_q8_0_ref, operation for operation (so our q8_0 files are byte-identical
+// to llama.cpp's from the same f32 values): the scale is computed in f32 and stored rounded to
+// fp16, but the quants are rounded with the unrounded 1/d.
+void quantize_row_q8_0(const float* x, uint8_t* out, size_t n) {
+  TLM_CHECK(n % kQ8Block == 0, "q8_0 row of %zu values is not a multiple of %zu", n, kQ8Block);
+  for (size_t b = 0; b < n / kQ8Block; b++) {
+    const float* xb = x + b * kQ8Block;
+    uint8_t* ob = out + b * kQ8BlockBytes;
+    float amax = 0.0f;
+    for (size_t j = 0; j < kQ8Block; j++) {
+      const float v = std::fabs(xb[j]);
+      amax = amax > v ? amax : v;  // ggml's MAX(amax, v): a NaN propagates as there
+    }
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    const uint16_t dh = float_to_half(d);
+    std::memcpy(ob, &dh, 2);
+    for (size_t j = 0; j < kQ8Block; j++) ob[2 + j] = uint8_t(int8_t(std::roundf(xb[j] * id)));
+  }
+}
+
+void dequantize_row_q8_0(const uint8_t* in, float* y, size_t n) {
+  TLM_CHECK(n % kQ8Block == 0, "q8_0 row of %zu values is not a multiple of %zu", n, kQ8Block);
+  for (size_t b = 0; b < n / kQ8Block; b++) {
+    const uint8_t* ib = in + b * kQ8BlockBytes;
+    uint16_t dh;
+    std::memcpy(&dh, ib, 2);
+    const float d = half_to_float(dh);
+    for (size_t j = 0; j < kQ8Block; j++) y[b * kQ8Block + j] = float(int8_t(ib[2 + j])) * d;
+  }
 }
 
 void GgufWriter::begin_kv(const std::string& key, GgufType type) {
@@ -113,9 +165,11 @@ void GgufWriter::add_tensor(const std::string& name, std::vector<uint64_t> dims,
                             std::function<std::string()> produce) {
   TLM_CHECK(!dims.empty() && dims.size() <= 4, "GGUF tensor %s has %zu dims", name.c_str(), dims.size());
   for (const Tensor& t : tensors_) TLM_CHECK(t.name != name, "duplicate GGUF tensor %s", name.c_str());
+  TLM_CHECK(dims[0] % ggml_block_size(type) == 0, "GGUF tensor %s: row of %llu is not a multiple of the %s block",
+            name.c_str(), static_cast<unsigned long long>(dims[0]), ggml_type_name(type));
   uint64_t n = 1;
   for (uint64_t d : dims) n *= d;
-  tensors_.push_back({name, std::move(dims), type, n * ggml_type_size(type), std::move(produce)});
+  tensors_.push_back({name, std::move(dims), type, n / ggml_block_size(type) * ggml_block_bytes(type), std::move(produce)});
 }
 
 void GgufWriter::write(const std::string& path) const {

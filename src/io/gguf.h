@@ -33,13 +33,26 @@ enum class GgufType : uint32_t {
 
 // Tensor element types (ggml_type numbers) the writer produces; the writer takes the bytes as
 // given. The reader knows the sizes of every common ggml type (quantized ones included, so a
-// llama.cpp file parses) and reads f32, f16 and bf16 data.
-enum class GgmlType : uint32_t { f32 = 0, f16 = 1, bf16 = 30 };
-size_t ggml_type_size(GgmlType t);  // bytes per element (f32, f16)
+// llama.cpp file parses) and reads f32, f16, bf16 and q8_0 data.
+enum class GgmlType : uint32_t { f32 = 0, f16 = 1, q8_0 = 8, bf16 = 30 };
+size_t ggml_block_size(GgmlType t);   // elements per block (1, or 32 for q8_0)
+size_t ggml_block_bytes(GgmlType t);  // bytes per block
+const char* ggml_type_name(GgmlType t);  // "f32", "f16", "q8_0", "bf16"
 
 // IEEE binary16 with round-to-nearest-even (ggml's GGML_FP32_TO_FP16), overflow to infinity.
 uint16_t float_to_half(float f);
 float half_to_float(uint16_t h);
+// bfloat16 (ggml's GGML_FP32_TO_BF16): the top 16 bits rounded to nearest even; a NaN stays a
+// (quiet) NaN instead of rounding into infinity.
+uint16_t float_to_bf16(float f);
+float bf16_to_float(uint16_t b);
+
+// q8_0 (ggml's block_q8_0, quantize_row_q8_0_ref): blocks of 32 values, each stored as an fp16
+// scale d = max|x| / 127 followed by 32 int8 q = round(x / d) (34 bytes); x = q * d back.
+// n must be a multiple of 32; `out` holds n / 32 * 34 bytes.
+constexpr size_t kQ8Block = 32, kQ8BlockBytes = 34;
+void quantize_row_q8_0(const float* x, uint8_t* out, size_t n);
+void dequantize_row_q8_0(const uint8_t* in, float* y, size_t n);
 
 class GgufWriter {
  public:
@@ -53,8 +66,8 @@ class GgufWriter {
   void add_f32_array(const std::string& key, const std::vector<float>& v);
 
   // `dims` fastest-varying first (ggml's ne0 ...): a PyTorch [out, in] matrix is {in, out}.
-  // `produce` returns the tensor's bytes (product(dims) * ggml_type_size(type)) when the data is
-  // written; a wrong size is an internal error.
+  // `produce` returns the tensor's bytes (product(dims) / block size * block bytes) when the data
+  // is written; a wrong size, or dims[0] not a multiple of the type's block, is an internal error.
   void add_tensor(const std::string& name, std::vector<uint64_t> dims, GgmlType type,
                   std::function<std::string()> produce);
 
@@ -127,7 +140,7 @@ class GgufFile {
   std::vector<std::string> get_strings(const std::string& key) const;
   std::vector<int64_t> get_ints(const std::string& key) const;  // an array of integers
 
-  // The tensor's elements as f32 (types f32, f16, bf16; others are a UserError). `out` holds
+  // The tensor's elements as f32 (types f32, f16, bf16, q8_0; others are a UserError). `out` holds
   // t.elements floats.
   void read_f32(const GgufTensorInfo& t, float* out) const;
 

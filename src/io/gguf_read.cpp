@@ -347,7 +347,7 @@ std::vector<int64_t> GgufFile::get_ints(const std::string& key) const {
 
 void GgufFile::read_f32(const GgufTensorInfo& t, float* out) const {
   const char* p = map_.data() + t.offset;
-  if (t.elements == 0 && (t.type == 0 || t.type == 1 || t.type == 30)) return;  // memcpy of nothing from null is UB
+  if (t.elements == 0 && (t.type == 0 || t.type == 1 || t.type == 8 || t.type == 30)) return;  // memcpy of nothing from null is UB
   switch (t.type) {
     case uint32_t(GgmlType::f32): std::memcpy(out, p, t.elements * 4); return;
     case uint32_t(GgmlType::f16):
@@ -357,8 +357,12 @@ void GgufFile::read_f32(const GgufTensorInfo& t, float* out) const {
       for (uint64_t i = 0; i < t.elements; i++)
         out[i] = std::bit_cast<float>(uint32_t(load<uint16_t>({p, t.bytes}, i)) << 16);
       return;
+    case uint32_t(GgmlType::q8_0):
+      // The parser checked dims[0] % 32 == 0 and bytes == elements / 32 * 34 inside the file.
+      dequantize_row_q8_0(reinterpret_cast<const uint8_t*>(p), out, t.elements);
+      return;
   }
-  throw user_error(path_, "tensor %s: ggml type %u cannot be read (f32, f16 and bf16 can)", quoted(t.name).c_str(), t.type);
+  throw user_error(path_, "tensor %s: ggml type %u cannot be read (f32, f16, bf16 and q8_0 can)", quoted(t.name).c_str(), t.type);
 }
 
 bool is_gguf_file(const std::string& path) {
