@@ -1,7 +1,8 @@
-// Shared by the export tests that talk to llama.cpp (test_export_quant, test_export_hf): running
+// Shared by the export tests (test_export_gguf, test_export_quant, test_export_hf): their suite's
+// directory, running
 // tests/node/llama_cpp_generate.js (the pinned npm client node-llama-cpp) on a GGUF file, our own
 // greedy continuation of the same prompts, and teacher-forced logits of a token sequence.
-// Without node or the client the callers FAIL (node_problem() names scripts/setup.sh).
+// Without node or the client the callers FAIL (node_client_problem("node-llama-cpp") names scripts/setup.sh).
 #pragma once
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "core/file.h"
@@ -24,17 +26,24 @@
 
 namespace tlm::testing {
 
-inline std::string repo_root() {
-  return std::filesystem::weakly_canonical(std::filesystem::path(TLM_TEST_DATA) / ".." / "..").string();
-}
-
-// Why llama.cpp cannot run here; empty when it can.
-inline std::string node_problem() {
-  if (std::system("node --version >/dev/null 2>&1") != 0) return "node does not run: run scripts/setup.sh";
-  if (!std::filesystem::exists(repo_root() + "/tools/node/node_modules/node-llama-cpp"))
-    return "tools/node/node_modules/node-llama-cpp is missing: run scripts/setup.sh";
-  return "";
-}
+// The export suites' shared directory: SetUpTestSuite of `Suite` calls make_dir() and fills it
+// (train_tiny_run, random models, exports); run() runs tweetlm with its output there.
+template <typename Suite>
+class ExportSuite : public ::testing::Test {
+ protected:
+  static const std::string& make_dir() {
+    tmp_ = new TempDir();
+    return tmp_->path();
+  }
+  static void TearDownTestSuite() {
+    delete tmp_;
+    tmp_ = nullptr;
+  }
+  static RunResult run(const std::vector<std::string>& args) { return run_program(tweetlm(args), tmp_->path()); }
+  static std::string dir(const std::string& m) { return tmp_->path() + "/" + m; }
+  static std::string gguf(const std::string& m, const std::string& t) { return tmp_->path() + "/" + m + "-" + t + ".gguf"; }
+  static inline TempDir* tmp_ = nullptr;
+};
 
 struct LlamaOut {
   std::vector<std::vector<int32_t>> tokens, generated;

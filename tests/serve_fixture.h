@@ -1,7 +1,6 @@
 // A running `tweetlm serve` for the server tests (test_serve, test_serve_web): started on a free
 // port (--port 0, the port read from its "listening on" line), stopped with SIGTERM at the end
-// (its exit code is checked: a clean stop is part of what is tested). Also the npm client
-// check shared by the tests that drive the server with real clients.
+// (its exit code is checked: a clean stop is part of what is tested).
 #pragma once
 
 #include <signal.h>
@@ -18,20 +17,6 @@
 #include "train_fixture.h"
 
 namespace tlm::testing {
-
-// The repository root (tests read tools/node and tests/node from it).
-inline std::string repo_root() {
-  return std::filesystem::weakly_canonical(std::filesystem::path(TLM_TEST_DATA) / ".." / "..").string();
-}
-
-// "" when node and the npm package `package` (under tools/node/node_modules) are there, else
-// why not, naming scripts/setup.sh: tests FAIL with it rather than skip.
-inline std::string node_client_problem(const std::string& package) {
-  if (std::system("node --version >/dev/null 2>&1") != 0) return "node does not run: run scripts/setup.sh";
-  if (!std::filesystem::exists(repo_root() + "/tools/node/node_modules/" + package))
-    return "tools/node/node_modules/" + package + " is missing: run scripts/setup.sh";
-  return "";
-}
 
 class ServerProcess {
  public:

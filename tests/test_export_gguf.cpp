@@ -46,6 +46,7 @@
 #include "tokenizer_texts.h"
 #include "model_fixture.h"
 #include "train_fixture.h"
+#include "llama_cpp_fixture.h"
 #include "data/utf8.h"
 
 namespace fs = std::filesystem;
@@ -54,7 +55,7 @@ using nlohmann::json;
 namespace tlm {
 namespace {
 
-const std::string kRepo = fs::weakly_canonical(fs::path(TLM_TEST_DATA) / ".." / "..").string();
+const std::string kRepo = testing::repo_root();
 
 // ------------------------------------------------------------------ an independent GGUF reader
 
@@ -235,23 +236,15 @@ const std::vector<std::string> kPrompts = {"the cat", "", "happy day for coffee"
                                            "@user lol so good", "Zebra 123 \xC3\xBCn\xC3\xAF!? rain"};
 constexpr int kNew = 16;
 
-struct LlamaOut {
-  std::vector<std::vector<int32_t>> tokens, generated;
-};
+using testing::LlamaOut;
 
-class ExportGguf : public ::testing::Test {
+class ExportGguf : public testing::ExportSuite<ExportGguf> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new testing::TempDir();
-    const std::string d = tmp_->path();
-    std::string err = testing::make_tiny_corpus(d);
-    ASSERT_EQ(err, "");
+    const std::string d = make_dir();
+    ASSERT_EQ(testing::train_tiny_run(d), "");  // d/run
     // A trained checkpoint: grouped-query attention, untied embeddings.
-    auto r = run({"-q", "-t", "1", "train", "--data", d + "/shards", "--tokenizer", d + "/tok/tokenizer.json", "--out",
-                  d + "/run", "--model", "tiny", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2",
-                  "--ffn", "96", "-T", "32", "-b", "4", "--steps", "30", "--lr", "3e-3", "--peak-gflops", "100",
-                  "--sample-every", "0"});
-    ASSERT_EQ(r.rc, 0) << r.err;
+    testing::RunResult r;
     // A random model directory: tied embeddings, vocabulary padded by 5 rows, head_dim != dim /
     // heads, weights 10x the init scale and norms away from 1, so greedy text varies.
     const std::string rd = d + "/rand";
@@ -263,70 +256,17 @@ class ExportGguf : public ::testing::Test {
         ASSERT_EQ(r.rc, 0) << r.err;
       }
   }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static testing::RunResult run(const std::vector<std::string>& args) {
-    return testing::run_program(testing::tweetlm(args), tmp_->path());
-  }
-  static std::string model_dir(const std::string& m) { return tmp_->path() + "/" + m; }
-  static std::string gguf(const std::string& m, const std::string& t) { return tmp_->path() + "/" + m + "-" + t + ".gguf"; }
 
-  // Why llama.cpp cannot run here; empty when it can.
-  static std::string node_problem() {
-    if (std::system("node --version >/dev/null 2>&1") != 0) return "node does not run: run scripts/setup.sh";
-    if (!fs::exists(kRepo + "/tools/node/node_modules/node-llama-cpp"))
-      return "tools/node/node_modules/node-llama-cpp is missing: run scripts/setup.sh";
-    return "";
-  }
-
-  // llama.cpp on one file: the tokens of each text and, with n > 0, n greedy tokens after it
-  // (cached per file and n; n = 0 is the tokenization-only run over other texts).
   static const LlamaOut& llama(const std::string& file, const std::vector<std::string>& texts = kPrompts, int n = kNew) {
     static std::map<std::string, LlamaOut> cache;
     const std::string key = file + "." + std::to_string(n);
     if (auto it = cache.find(key); it != cache.end()) return it->second;
-    const std::string in = key + ".prompts.jsonl", out = key + ".out.jsonl";
-    std::string lines;
-    for (const std::string& p : texts) lines += json(p).dump() + "\n";
-    testing::write_file(in, lines);
-    auto r = testing::run_program({"node", kRepo + "/tests/node/llama_cpp_generate.js", file, in, out, std::to_string(n)},
-                                  tmp_->path(), {{"UV_THREADPOOL_SIZE", "1"}});
-    if (r.rc != 0) throw std::runtime_error("llama_cpp_generate.js failed (" + std::to_string(r.rc) + "): " + r.err);
-    LlamaOut o;
-    std::istringstream s(testing::slurp(out));
-    for (std::string line; std::getline(s, line);) {
-      json j = json::parse(line);
-      o.tokens.push_back(j["tokens"].get<std::vector<int32_t>>());
-      o.generated.push_back(j["generated"].get<std::vector<int32_t>>());
-    }
-    if (o.tokens.size() != texts.size()) throw std::runtime_error("llama_cpp_generate.js: wrong number of results");
-    return cache.emplace(key, std::move(o)).first->second;
+    return cache.emplace(key, testing::llama_cpp(file, texts, n, tmp_->path())).first->second;
   }
 
   // Our greedy continuation, padded as llama.cpp's: it does not stop at <|endoftext|>, so ours
   // is compared up to and including a sampled end.
-  static std::vector<std::vector<int32_t>> ours(const LoadedModel& lm, std::vector<std::vector<int32_t>>* ids = nullptr) {
-    std::vector<std::vector<int32_t>> prompts;
-    for (const std::string& p : kPrompts) {
-      std::vector<uint32_t> e;
-      lm.tokenizer.encode_ordinary(p, e);
-      prompts.emplace_back(e.begin(), e.end());
-    }
-    if (ids) *ids = prompts;
-    GenerateOptions o;
-    o.sampling.temperature = 0.0f;
-    o.max_new_tokens = kNew;
-    o.n_vocab = int(lm.tokenizer.vocab_size());
-    o.eos_id = int32_t(lm.tokenizer.eos_id());
-    std::vector<std::vector<int32_t>> out;
-    for (const Generation& g : generate(*lm.model, prompts, o)) {
-      out.push_back(g.tokens);
-      if (g.stop == StopReason::eos) out.back().push_back(o.eos_id);
-    }
-    return out;
-  }
+  static std::vector<std::vector<int32_t>> ours(const LoadedModel& lm) { return testing::our_greedy(lm, kPrompts, kNew); }
 
   // Tokens of llama.cpp's continuation equal to ours before the first difference, summed over
   // prompts; `total` the tokens compared.
@@ -343,12 +283,10 @@ class ExportGguf : public ::testing::Test {
     return same;
   }
 
-  static testing::TempDir* tmp_;
 };
-testing::TempDir* ExportGguf::tmp_ = nullptr;
 
 TEST_F(ExportGguf, FileHasLlamaMetadataAndTensors) {
-  LoadedModel lm = load_model(model_dir("run"));
+  LoadedModel lm = load_model(dir("run"));
   const ModelConfig& c = lm.model->config();
   const Tokenizer& tok = lm.tokenizer;
   const size_t V = tok.vocab_size();
@@ -435,8 +373,8 @@ TEST_F(ExportGguf, FileHasLlamaMetadataAndTensors) {
 }
 
 TEST_F(ExportGguf, LlamaCppTokenizesAsWe) {
-  ASSERT_EQ(node_problem(), "");
-  LoadedModel lm = load_model(model_dir("run"));
+  ASSERT_EQ(testing::node_client_problem("node-llama-cpp"), "");
+  LoadedModel lm = load_model(dir("run"));
   for (size_t i = 0; i < kPrompts.size(); i++) {
     std::vector<uint32_t> e;
     lm.tokenizer.encode_ordinary(kPrompts[i], e);
@@ -463,13 +401,13 @@ TEST_F(ExportGguf, LlamaCppTokenizesAsWe) {
 // the tokenizer interop test does) on a random model: llama.cpp's "gpt-2" pre-tokenizer and BPE
 // must give our ids on the hard strings and every TweetEval test tweet.
 TEST_F(ExportGguf, LlamaCppTokenizesGpt2AsWe) {
-  ASSERT_EQ(node_problem(), "");
-  const std::string dir = model_dir("gpt2");
-  make_dirs(dir);
-  auto r = testing::run_program({"node", kRepo + "/tests/node/gpt2_tokenizer_json.js", dir + "/tokenizer.json"},
+  ASSERT_EQ(testing::node_client_problem("node-llama-cpp"), "");
+  const std::string gdir = dir("gpt2");
+  make_dirs(gdir);
+  auto r = testing::run_program({"node", kRepo + "/tests/node/gpt2_tokenizer_json.js", gdir + "/tokenizer.json"},
                                 tmp_->path());
   ASSERT_EQ(r.rc, 0) << r.err;
-  Tokenizer tok = Tokenizer::load(dir + "/tokenizer.json");
+  Tokenizer tok = Tokenizer::load(gdir + "/tokenizer.json");
   ASSERT_EQ(tok.vocab_size(), 50257u);
   ModelConfig c;
   c.vocab_size = 50257;
@@ -483,9 +421,9 @@ TEST_F(ExportGguf, LlamaCppTokenizesGpt2AsWe) {
   ParamLayout layout(c);
   std::vector<float> p(layout.total());
   init_params(c, layout, p.data(), 1);
-  save_params(dir + "/model.safetensors", layout, p.data());
-  testing::write_file(dir + "/config.json", c.to_hf_json().dump(2));
-  r = run({"-q", "export", "-m", dir, "-o", gguf("gpt2", "f16"), "--type", "f16"});
+  save_params(gdir + "/model.safetensors", layout, p.data());
+  testing::write_file(gdir + "/config.json", c.to_hf_json().dump(2));
+  r = run({"-q", "export", "-m", gdir, "-o", gguf("gpt2", "f16"), "--type", "f16"});
   ASSERT_EQ(r.rc, 0) << r.err;
 
   std::vector<std::string> texts = kPrompts;
@@ -514,9 +452,9 @@ TEST_F(ExportGguf, LlamaCppTokenizesGpt2AsWe) {
 
 // The same greedy continuation, token for token, from each exported file, for both models.
 TEST_F(ExportGguf, LlamaCppGreedyEqualsOurs) {
-  ASSERT_EQ(node_problem(), "");
+  ASSERT_EQ(testing::node_client_problem("node-llama-cpp"), "");
   for (const char* m : {"run", "rand"}) {
-    LoadedModel lm = load_model(model_dir(m));
+    LoadedModel lm = load_model(dir(m));
     auto ref = ours(lm);
     std::set<int32_t> distinct;
     for (const auto& g : ref) distinct.insert(g.begin(), g.end());
@@ -538,7 +476,7 @@ TEST_F(ExportGguf, LlamaCppGreedyEqualsOurs) {
 // bit-identical weights; the f16 files generate too.
 TEST_F(ExportGguf, LoadsBackLikeTheCheckpoint) {
   for (const char* m : {"run", "rand"}) {
-    LoadedModel ref = load_model(model_dir(m)), f32 = load_model(gguf(m, "f32")), f16 = load_model(gguf(m, "f16"));
+    LoadedModel ref = load_model(dir(m)), f32 = load_model(gguf(m, "f32")), f16 = load_model(gguf(m, "f16"));
     for (const ParamInfo& p : f32.model->layout().params()) {
       const ParamInfo* q = ref.model->layout().find(p.name);
       ASSERT_TRUE(q && q->size >= p.size) << p.name;

@@ -121,19 +121,14 @@ TEST(SafetensorsIndex, ParsesAndValidates) {
 const std::vector<std::string> kPrompts = {"the cat", "", "happy day for coffee", "@user lol so good",
                                            "we love \xF0\x9F\x99\x82 music tonight"};
 
-class ExportHf : public ::testing::Test {
+class ExportHf : public testing::ExportSuite<ExportHf> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new testing::TempDir();
-    const std::string d = tmp_->path();
-    ASSERT_EQ(testing::make_tiny_corpus(d), "");
+    const std::string d = make_dir();
+    ASSERT_EQ(testing::train_tiny_run(d), "");  // d/run
     // A trained checkpoint (GQA, untied) and a random model (tied, padded vocabulary, head_dim !=
     // dim / heads, weights scaled up so greedy text varies).
-    auto r = run({"-q", "-t", "1", "train", "--data", d + "/shards", "--tokenizer", d + "/tok/tokenizer.json", "--out",
-                  d + "/run", "--model", "tiny", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2",
-                  "--ffn", "96", "-T", "32", "-b", "4", "--steps", "30", "--lr", "3e-3", "--peak-gflops", "100",
-                  "--sample-every", "0"});
-    ASSERT_EQ(r.rc, 0) << r.err;
+    testing::RunResult r;
     testing::write_random_model(d + "/rand", Tokenizer::load(d + "/tok/tokenizer.json"),
                                 {.dim = 48, .heads = 3, .kv_heads = 1, .head_dim = 8, .ffn = 80, .pad = 5, .tied = true});
     const std::vector<std::vector<std::string>> exports = {
@@ -150,14 +145,6 @@ class ExportHf : public ::testing::Test {
     r = run({"-q", "export", "-m", d + "/run", "-o", d + "/run.gguf"});
     ASSERT_EQ(r.rc, 0) << r.err;
   }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static testing::RunResult run(const std::vector<std::string>& args) {
-    return testing::run_program(testing::tweetlm(args), tmp_->path());
-  }
-  static std::string dir(const std::string& m) { return tmp_->path() + "/" + m; }
   static json read_json(const std::string& path) { return json::parse(testing::slurp(path)); }
   static std::set<std::string> files_in(const std::string& d) {
     std::set<std::string> out;
@@ -171,9 +158,7 @@ class ExportHf : public ::testing::Test {
     fs::copy(dir(m), to, fs::copy_options::recursive);
     return to;
   }
-  static testing::TempDir* tmp_;
 };
-testing::TempDir* ExportHf::tmp_ = nullptr;
 
 TEST_F(ExportHf, DirectoryHasTheHfFiles) {
   LoadedModel ref = load_model(dir("run"));

@@ -194,20 +194,15 @@ const std::vector<std::string> kPrompts = {"the cat", "", "happy day for coffee"
                                            "@user lol so good", "Zebra 123 \xC3\xBCn\xC3\xAF!? rain"};
 constexpr int kNew = 16;
 
-class ExportQuant : public ::testing::Test {
+class ExportQuant : public testing::ExportSuite<ExportQuant> {
  protected:
   static void SetUpTestSuite() {
-    tmp_ = new testing::TempDir();
-    const std::string d = tmp_->path();
-    ASSERT_EQ(testing::make_tiny_corpus(d), "");
+    const std::string d = make_dir();
+    ASSERT_EQ(testing::train_tiny_run(d), "");  // d/run
     // A trained checkpoint (GQA, untied) and a random model (tied, padded vocabulary, one KV
     // head, head_dim != dim / heads, weights scaled up so greedy text varies); every row length
     // (dim 64, heads x head_dim 64 or 32, ffn 96) is whole q8_0 blocks.
-    auto r = run({"-q", "-t", "1", "train", "--data", d + "/shards", "--tokenizer", d + "/tok/tokenizer.json", "--out",
-                  d + "/run", "--model", "tiny", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads", "2",
-                  "--ffn", "96", "-T", "32", "-b", "4", "--steps", "30", "--lr", "3e-3", "--peak-gflops", "100",
-                  "--sample-every", "0"});
-    ASSERT_EQ(r.rc, 0) << r.err;
+    testing::RunResult r;
     testing::write_random_model(d + "/rand", Tokenizer::load(d + "/tok/tokenizer.json"),
                                 {.dim = 64, .heads = 4, .kv_heads = 1, .head_dim = 8, .ffn = 96, .pad = 5, .tied = true});
     for (const char* m : {"run", "rand"})
@@ -216,18 +211,7 @@ class ExportQuant : public ::testing::Test {
         ASSERT_EQ(r.rc, 0) << r.err;
       }
   }
-  static void TearDownTestSuite() {
-    delete tmp_;
-    tmp_ = nullptr;
-  }
-  static testing::RunResult run(const std::vector<std::string>& args) {
-    return testing::run_program(testing::tweetlm(args), tmp_->path());
-  }
-  static std::string dir(const std::string& m) { return tmp_->path() + "/" + m; }
-  static std::string gguf(const std::string& m, const std::string& t) { return tmp_->path() + "/" + m + "-" + t + ".gguf"; }
-  static testing::TempDir* tmp_;
 };
-testing::TempDir* ExportQuant::tmp_ = nullptr;
 
 // Every tensor of the file, as we load it, is exactly the encoding's round trip of the
 // checkpoint's values (norms f32, exact); the padding rows are dropped by the export.
@@ -288,7 +272,7 @@ TEST_F(ExportQuant, Q8RefusesRowsThatAreNotWholeBlocks) {
 // Asserted: every gap <= 0.15 (2.5x the largest measured, room for other CPUs' SIMD paths, yet
 // below a typical lead, so a token we rank clearly lower fails) and >= 90% exactly our argmax.
 TEST_F(ExportQuant, LlamaCppGeneratesFromBf16AndQ8) {
-  ASSERT_EQ(testing::node_problem(), "");
+  ASSERT_EQ(testing::node_client_problem("node-llama-cpp"), "");
   constexpr double kMargin = 0.15;
   for (const char* m : {"run", "rand"})
     for (const char* t : {"bf16", "q8_0"}) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -71,6 +72,20 @@ inline std::vector<std::string> tweetlm(std::vector<std::string> args) {
   return args;
 }
 
+// The repository root (tests read tools/node and tests/node from it).
+inline std::string repo_root() {
+  return std::filesystem::weakly_canonical(std::filesystem::path(TLM_TEST_DATA) / ".." / "..").string();
+}
+
+// "" when node and the npm package `package` (under tools/node/node_modules) are there, else
+// why not, naming scripts/setup.sh: the tests that need a real client FAIL with it, never skip.
+inline std::string node_client_problem(const std::string& package) {
+  if (std::system("node --version >/dev/null 2>&1") != 0) return "node does not run: run scripts/setup.sh";
+  if (!std::filesystem::exists(repo_root() + "/tools/node/node_modules/" + package))
+    return "tools/node/node_modules/" + package + " is missing: run scripts/setup.sh";
+  return "";
+}
+
 // DIR/prep/{train,val,test}.jsonl of short synthetic tweets (a small word list, so a tiny model
 // learns fast), DIR/tok/tokenizer.json (vocabulary 320) and DIR/shards. Returns "" or the error.
 inline std::string make_tiny_corpus(const std::string& dir) {
@@ -97,6 +112,19 @@ inline std::string make_tiny_corpus(const std::string& dir) {
   r = run_program(tweetlm({"-q", "tokenize", "-i", dir + "/prep", "-t", dir + "/tok/tokenizer.json", "-o", dir + "/shards"}),
                   dir);
   return r.rc == 0 ? "" : r.err;
+}
+
+// DIR/run: the export tests' trained checkpoint, 30 steps of a tiny Llama with grouped-query
+// attention and untied embeddings on make_tiny_corpus(DIR). Returns "" or the error.
+inline std::string train_tiny_run(const std::string& dir) {
+  if (std::string err = make_tiny_corpus(dir); !err.empty()) return err;
+  RunResult r = run_program(tweetlm({"-q", "-t", "1", "train", "--data", dir + "/shards", "--tokenizer",
+                                     dir + "/tok/tokenizer.json", "--out", dir + "/run", "--model", "tiny", "--dim", "64",
+                                     "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "96", "-T", "32",
+                                     "-b", "4", "--steps", "30", "--lr", "3e-3", "--peak-gflops", "100",
+                                     "--sample-every", "0"}),
+                            dir);
+  return r.rc == 0 ? "" : "train failed: " + r.err;
 }
 
 inline std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
