@@ -359,7 +359,7 @@ json stream_chunk(Kind kind, const std::string& id, const std::string& model, in
 std::string base64_floats(const std::vector<float>& v) {
   static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string bytes(v.size() * sizeof(float), '\0');
-  std::memcpy(bytes.data(), v.data(), bytes.size());  // little-endian hosts only (x86-64, aarch64)
+  if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());  // little-endian hosts (x86-64, aarch64)
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   for (size_t i = 0; i < bytes.size(); i += 3) {
