@@ -29,7 +29,10 @@ void RequestStream::post(Event e) {
 
 std::optional<Event> RequestStream::next(int timeout_ms) {
   std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !events_.empty(); }))
+  // A finished stream returns at once: waiting out the timeout would hold every streamed
+  // response's [DONE] back by timeout_ms.
+  if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !events_.empty() || open_ <= 0; }) ||
+      events_.empty())
     return std::nullopt;
   Event e = std::move(events_.front());
   events_.pop_front();
