@@ -235,7 +235,8 @@ TEST_P(OpsMatmul, ForwardBackwardFiniteDifferencesAndFloat) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, OpsMatmul,
                          ::testing::Values(MatShape{1, 5, 3}, MatShape{7, 33, 17}, MatShape{17, 64, 5},
-                                           MatShape{3, 1, 4}));
+                                           MatShape{3, 1, 4}, MatShape{4, 37, 11}, MatShape{3, 40, 37},
+                                           MatShape{1, 64, 16}));
 
 // ---------------------------------------------------------------------------- rope
 
