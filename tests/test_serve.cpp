@@ -6,10 +6,11 @@
 //     malformed ones and abandoned streams; every answer right, every bad request its 4xx, and
 //     afterwards every slot idle and the queue empty;
 //   - HTTP-level errors (401, 404, 413, 400) as OpenAI-shaped JSON, from a plain HTTP client;
-//   - a client that hangs up mid-stream cancels its generation (raw socket);
+//   - a client that hangs up cancels its generation, streamed or queued for a whole answer;
 //   - a full queue answers 503 with Retry-After, and the server stops cleanly on SIGTERM.
-// The model is random (greedy text varies token to token) with a 4096-token context, so an
-// abandoned generation would run for thousands of tokens if it were not cancelled.
+// The models are random (greedy text varies token to token) with a 4096-token context, so an
+// abandoned generation would run for thousands of tokens if it were not cancelled; the tests
+// that need one request to hold a slot for a while use the slower of the two.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <string>
@@ -72,6 +74,11 @@ class Serve : public ::testing::Test {
     Tokenizer tok = train_bpe(std::vector<std::string>{tmp_->path() + "/t.txt"}, o);
     testing::write_random_model(model_dir(), tok,
                                 {.dim = 32, .heads = 4, .kv_heads = 2, .head_dim = 8, .ffn = 40, .context = 4096});
+    // A wider, deeper model for the test that needs one generation to hold the only slot for
+    // seconds (~1 ms per token here, 4000 tokens).
+    testing::write_random_model(tmp_->path() + "/slow", tok,
+                                {.dim = 256, .heads = 8, .kv_heads = 8, .head_dim = 32, .ffn = 512, .layers = 4,
+                                 .context = 4096});
     server_ = new testing::ServerProcess(model_dir(), {"--api-key", kKey, "--parallel", "4", "--max-body", "65536",
                                                        "--queue", "256", "--alias", "tiny"},
                                          tmp_->path());
@@ -230,8 +237,9 @@ TEST_F(Serve, HttpErrorsAreOpenAIShapedJson) {
   expect_error(cli.Post("/detokenize", auth(), json{{"tokens", {1, -1}}}.dump(), "application/json"), 400, "bad id");
 }
 
-// Sends a streaming request on a raw socket, reads the first bytes of the answer, and hangs up.
-void hang_up_mid_stream(int port, const std::string& body) {
+// Sends a chat request on a raw socket and hangs up: after the first streamed bytes of the
+// answer (stream), or at once (a whole response it never waits for).
+void send_and_hang_up(int port, const std::string& body, bool stream) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_in addr{};
@@ -245,12 +253,14 @@ void hang_up_mid_stream(int port, const std::string& body) {
   ASSERT_EQ(::send(fd, req.data(), req.size(), 0), ssize_t(req.size()));
   std::string got;
   char buf[4096];
-  while (got.find("data: ") == std::string::npos) {
+  while (stream && got.find("data: ") == std::string::npos) {
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     ASSERT_GT(n, 0) << got;
     got.append(buf, size_t(n));
   }
-  EXPECT_NE(got.find("200 OK"), std::string::npos) << got;
+  if (stream) {
+    EXPECT_NE(got.find("200 OK"), std::string::npos) << got;
+  }
   ::close(fd);
 }
 
@@ -259,15 +269,15 @@ TEST_F(Serve, AClientThatHangsUpMidStreamFreesItsSlot) {
   const std::string metric = "tweetlm_choices_total{finish=\"cancelled\"}";
   const double before = wait_metric(cli, metric, [](double v) { return !std::isnan(v); });
   // No max_tokens and ignore_eos: the generation would run ~4000 tokens unless cancelled.
-  hang_up_mid_stream(server_->port(), json{{"messages", {{{"role", "user"}, {"content", "hi"}}}},
-                                           {"stream", true}, {"ignore_eos", true}}.dump());
+  send_and_hang_up(server_->port(), json{{"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                                         {"stream", true}, {"ignore_eos", true}}.dump(), true);
   EXPECT_EQ(wait_metric(cli, metric, [&](double v) { return v >= before + 1; }), before + 1);
   EXPECT_EQ(wait_metric(cli, "tweetlm_slots_busy", [](double v) { return v == 0; }), 0);
 }
 
 TEST_F(Serve, AFullQueueAnswers503AndTheServerStopsCleanly) {
   testing::TempDir dir;
-  testing::ServerProcess one(model_dir(), {"--api-key", kKey, "--parallel", "1", "--queue", "1"}, dir.path());
+  testing::ServerProcess one(tmp_->path() + "/slow", {"--api-key", kKey, "--parallel", "1", "--queue", "1"}, dir.path());
   ASSERT_TRUE(one.ok()) << one.log();
   httplib::Client cli(one.url());
   // A holds the only slot (a long stream we hang up on later), B waits in the queue, C is refused.
@@ -306,6 +316,46 @@ TEST_F(Serve, AFullQueueAnswers503AndTheServerStopsCleanly) {
   a.join();  // A hangs up once C was refused: its slot goes to B
   b.join();
   EXPECT_EQ(b_status, 200);
+  EXPECT_EQ(one.stop(), 0) << one.log();
+}
+
+// A whole (non-streaming) request whose client hangs up while it waits in the queue: the
+// server's keep-alive spaces find the closed connection, and the request is dropped when its
+// turn comes instead of generating ~4000 tokens for nobody.
+TEST_F(Serve, AClientThatHangsUpWhileQueuedIsCancelled) {
+  testing::TempDir dir;
+  testing::ServerProcess one(tmp_->path() + "/slow", {"--api-key", kKey, "--parallel", "1"}, dir.path());
+  ASSERT_TRUE(one.ok()) << one.log();
+  httplib::Client cli(one.url());
+  const std::string cancelled = "tweetlm_choices_total{finish=\"cancelled\"}";
+  const json long_chat = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"ignore_eos", true}};
+  // A holds the only slot until D has hung up.
+  std::atomic<bool> release{false};
+  std::thread a([&] {
+    httplib::Client c(one.url());
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/chat/completions";
+    req.headers = auth();
+    json body = long_chat;
+    body["stream"] = true;
+    req.body = body.dump();
+    req.set_header("Content-Type", "application/json");
+    req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return !release.load(); };
+    c.send(req);
+  });
+  ASSERT_EQ(wait_metric(cli, "tweetlm_slots_busy", [](double v) { return v == 1; }), 1);
+  send_and_hang_up(one.port(), long_chat.dump(), false);
+  ASSERT_EQ(wait_metric(cli, "tweetlm_queue_depth", [](double v) { return v == 1; }), 1);
+  // Time for a few of D's 250 ms keep-alive writes to meet the closed socket (not a timing
+  // assertion: if they had not, D would run and end "length", which the count below catches).
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  release.store(true);  // A hangs up at its next chunk: cancelled too
+  a.join();
+  EXPECT_EQ(wait_metric(cli, cancelled, [](double v) { return v >= 2; }), 2);
+  EXPECT_EQ(wait_metric(cli, "tweetlm_slots_busy", [](double v) { return v == 0; }), 0);
+  EXPECT_EQ(wait_metric(cli, "tweetlm_queue_depth", [](double v) { return v == 0; }), 0);
+  EXPECT_EQ(wait_metric(cli, "tweetlm_choices_total{finish=\"length\"}", [](double v) { return !std::isnan(v); }), 0);
   EXPECT_EQ(one.stop(), 0) << one.log();
 }
 

@@ -230,8 +230,9 @@ TEST(ServeMetrics, HistogramBucketsAreCumulativeAndPrometheusTextIsWellFormed) {
   EXPECT_DOUBLE_EQ(h.quantile(0.2), 0.1);
 
   ServerMetrics m(4);
-  m.request_done("/v1/completions", 200, 0.2);
-  m.request_done("/v1/completions", 400, 0.001);
+  m.request_done("/v1/completions", 200);
+  m.request_done("/v1/completions", 400);
+  m.request_duration(0.2);
   m.tokens(10, 3);
   m.engine_state(2, 1);
   m.choice_done("cancelled");
@@ -241,6 +242,7 @@ TEST(ServeMetrics, HistogramBucketsAreCumulativeAndPrometheusTextIsWellFormed) {
   EXPECT_NE(text.find("tweetlm_slots_busy 2\n"), std::string::npos);
   EXPECT_NE(text.find("tweetlm_queue_depth 1\n"), std::string::npos);
   EXPECT_NE(text.find("tweetlm_choices_total{finish=\"cancelled\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("tweetlm_request_duration_seconds_count 1\n"), std::string::npos);
   // Every line is a comment or "name[{labels}] value".
   for (const std::string& line : testing::split_lines(text)) {
     if (line.empty() || line[0] == '#') continue;

@@ -183,6 +183,7 @@ void Engine::admit() {
           e.choice = c;
           e.finish = "cancelled";
           j->stream->post(std::move(e));
+          metrics_.choice_done("cancelled");
         }
       }
       if (queue_.empty()) break;

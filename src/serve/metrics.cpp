@@ -60,9 +60,13 @@ static std::vector<double> latency_bounds() {
 ServerMetrics::ServerMetrics(int slots_total)
     : slots_total_(slots_total), ttft_(latency_bounds()), latency_(latency_bounds()) {}
 
-void ServerMetrics::request_done(const std::string& route, int status, double seconds) {
+void ServerMetrics::request_done(const std::string& route, int status) {
   std::lock_guard lock(mu_);
   requests_[{route, status}]++;
+}
+
+void ServerMetrics::request_duration(double seconds) {
+  std::lock_guard lock(mu_);
   latency_.observe(seconds);
 }
 

@@ -35,7 +35,10 @@ class ServerMetrics {
  public:
   ServerMetrics(int slots_total);
 
-  void request_done(const std::string& route, int status, double seconds);
+  // A request answered (counted by route and status) and, separately, its duration: a streamed
+  // or long-polled response ends after its handler returns, so its duration is observed then.
+  void request_done(const std::string& route, int status);
+  void request_duration(double seconds);
   void first_token(double seconds_since_arrival);
   void tokens(int64_t prompt, int64_t generated);
   void engine_state(int slots_busy, int queue_depth);

@@ -83,29 +83,27 @@ httplib::Server::Handler route(Shared& sh, const char* name, Fn fn) {
       log_error("serve: %s failed: %s", name, e.what());
       send_error(res, ApiError(500, strprintf("internal error: %s", e.what())));
     }
-    sh.metrics.request_done(name, res.status, std::chrono::duration<double>(Clock::now() - t0).count());
+    sh.metrics.request_done(name, res.status);
+    // A chunked response (generation) observes its duration when it ends (see handle_generate).
+    if (!res.is_chunked_content_provider_)
+      sh.metrics.request_duration(std::chrono::duration<double>(Clock::now() - t0).count());
   };
 }
 
-// Collects a whole generation (non-streaming responses).
-std::vector<ChoiceResult> collect(RequestStream& stream, int n_choices) {
-  std::vector<ChoiceResult> out(static_cast<size_t>(n_choices));
-  while (!stream.finished()) {
-    std::optional<Event> e = stream.next(1000);
-    if (!e) continue;
-    ChoiceResult& r = out[size_t(e->choice)];
-    r.text += e->text;
-    r.logprobs.insert(r.logprobs.end(), e->logprobs.begin(), e->logprobs.end());
-    if (!e->finish.empty()) {
-      r.finish = e->finish;
-      r.prompt_tokens = e->prompt_tokens;
-      r.completion_tokens = e->completion_tokens;
-    }
+// Adds one event of a whole (non-streaming) generation to its choice's result.
+void add_event(std::vector<ChoiceResult>& out, const Event& e) {
+  ChoiceResult& r = out[size_t(e.choice)];
+  r.text += e.text;
+  r.logprobs.insert(r.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
+  if (!e.finish.empty()) {
+    r.finish = e.finish;
+    r.prompt_tokens = e.prompt_tokens;
+    r.completion_tokens = e.completion_tokens;
   }
-  return out;
 }
 
 void handle_generate(Shared& sh, Kind kind, const httplib::Request& req, httplib::Response& res) {
+  const auto t0 = Clock::now();
   const json body = parse_body(req);
   auto parsed = std::make_shared<ParsedGenerate>(parse_generate(body, kind, sh.ctx, sh.random()));
   const int n_choices = int(parsed->spec.prompts.size()) * parsed->spec.n;
@@ -117,7 +115,35 @@ void handle_generate(Shared& sh, Kind kind, const httplib::Request& req, httplib
   const int64_t created = unix_time();
   const Tokenizer& tok = sh.lm.tokenizer;
   if (!parsed->stream) {
-    send_json(res, 200, completion_response(kind, id, sh.opt.model_id, created, collect(*stream, n_choices), *parsed, tok));
+    // One JSON body at the end. Until then (queued, or generating) a space goes out every
+    // 250 ms, which JSON allows before the value: a client that has hung up makes that write
+    // fail, and its generation is cancelled as a stream's would be.
+    res.status = 200;
+    auto results = std::make_shared<std::vector<ChoiceResult>>(static_cast<size_t>(n_choices));
+    const std::string model = sh.opt.model_id;
+    res.set_chunked_content_provider(
+        "application/json",
+        [stream, parsed, results, id, created, model, kind, &tok](size_t, httplib::DataSink& sink) {
+          auto last_write = Clock::now();
+          while (!stream->finished()) {
+            if (std::optional<Event> e = stream->next(250)) add_event(*results, *e);
+            if (!stream->finished() && Clock::now() - last_write >= std::chrono::milliseconds(250)) {
+              if (!sink.write(" ", 1)) {
+                stream->cancel();
+                return false;
+              }
+              last_write = Clock::now();
+            }
+          }
+          const std::string body = dump(completion_response(kind, id, model, created, *results, *parsed, tok));
+          if (!sink.write(body.data(), body.size())) return false;
+          sink.done();
+          return true;
+        },
+        [stream, &metrics = sh.metrics, t0](bool success) {
+          metrics.request_duration(std::chrono::duration<double>(Clock::now() - t0).count());
+          if (!success) stream->cancel();
+        });
     return;
   }
   // Server-Sent Events: one chunk per event, then (if asked) a usage chunk, then [DONE]. A
@@ -166,7 +192,8 @@ void handle_generate(Shared& sh, Kind kind, const httplib::Request& req, httplib
         }
         return true;
       },
-      [stream](bool success) {
+      [stream, &metrics = sh.metrics, t0](bool success) {
+        metrics.request_duration(std::chrono::duration<double>(Clock::now() - t0).count());
         if (!success) stream->cancel();
       });
 }
@@ -262,7 +289,7 @@ void run_server(const LoadedModel& lm, const ServerOptions& opt, const std::atom
     send_error(res, ApiError(401, auth.empty() ? "missing API key: send the header 'Authorization: Bearer KEY'"
                                                : "incorrect API key",
                              "", "invalid_request_error", "invalid_api_key"));
-    sh.metrics.request_done("unauthorized", 401, 0);
+    sh.metrics.request_done("unauthorized", 401);
     return httplib::Server::HandlerResponse::Handled;
   });
   // Errors httplib produces itself (no route, body too large, malformed HTTP) get a JSON body.
