@@ -37,33 +37,63 @@ InferenceSession::InferenceSession(const Llama& model, int n_slots, int max_ctx,
   rope_cos_.reset(size_t(cache_.max_ctx()) * half, z), rope_sin_.reset(size_t(cache_.max_ctx()) * half, z);
   ops::rope_table(rope_cos_.data(), rope_sin_.data(), cache_.max_ctx(), c.head_dim, c.rope_theta);
   logits_.reset(size_t(n_slots) * c.vocab_size, z);
-  pooled_.reset(size_t(n_slots) * C, z);
+  ones_.reset(C, z);
+  std::fill(ones_.data(), ones_.data() + C, 1.0f);
   input_of_slot_.assign(n_slots, 0);
 }
 
 const float* InferenceSession::forward(std::span<const SeqInput> inputs) {
-  pool_ = false;
+  pool_layers_.clear();
   feed(inputs);
   return logits_.data();
 }
 
 const float* InferenceSession::embed(std::span<const SeqInput> inputs) {
-  const int C = config().dim;
+  const int C = config().dim, L = config().n_layers;
+  const float* f = features(inputs, std::span<const int>(&L, 1));
+  embedded_.resize(inputs.size() * size_t(C));
+  for (size_t k = 0; k < inputs.size(); k++)  // keep the mean, drop the last row
+    std::copy(f + k * 2 * C, f + k * 2 * C + C, embedded_.data() + k * C);
+  return embedded_.data();
+}
+
+const float* InferenceSession::features(std::span<const SeqInput> inputs, std::span<const int> layers) {
+  const size_t C = size_t(config().dim), NL = layers.size();
+  TLM_CHECK(NL >= 1, "features: no layer asked for");
+  for (int l : layers) TLM_CHECK(l >= 1 && l <= config().n_layers, "features: layer %d of %d", l, config().n_layers);
   for (const SeqInput& in : inputs) {
     TLM_CHECK(in.slot >= 0 && in.slot < n_slots(), "slot %d out of range", in.slot);
     reset(in.slot);
   }
-  std::fill(pooled_.data(), pooled_.data() + inputs.size() * size_t(C), 0.0f);
+  pooled_.assign(inputs.size() * NL * 2 * C, 0.0f);
   for (size_t k = 0; k < inputs.size(); k++) input_of_slot_[inputs[k].slot] = int(k);
-  pool_ = true;
+  pool_layers_.assign(layers.begin(), layers.end());
   feed(inputs);
-  pool_ = false;
+  pool_layers_.clear();
   for (size_t k = 0; k < inputs.size(); k++) {
-    float* p = pooled_.data() + k * size_t(C);
     const float inv = 1.0f / float(inputs[k].n);
-    for (int i = 0; i < C; i++) p[i] *= inv;
+    for (size_t li = 0; li < NL; li++) {
+      float* mean = pooled_.data() + (k * NL + li) * 2 * C;
+      for (size_t i = 0; i < C; i++) mean[i] *= inv;
+    }
   }
   return pooled_.data();
+}
+
+// features(): adds the normed rows of layer pool_layers_[li] to their inputs' means, and keeps
+// each input's last row.
+void InferenceSession::pool_rows(int li, const float* normed) {
+  const size_t C = size_t(config().dim), NL = pool_layers_.size();
+  for (const Segment& s : segs_) {
+    const size_t k = size_t(input_of_slot_[s.slot]);
+    float* mean = pooled_.data() + (k * NL + size_t(li)) * 2 * C;
+    for (int t = 0; t < s.n; t++) {
+      const float* row = normed + size_t(s.row0 + t) * C;
+      for (size_t i = 0; i < C; i++) mean[i] += row[i];
+    }
+    // The input's last row is its sequence's last position; a later chunk overwrites it.
+    std::memcpy(mean + C, normed + size_t(s.row0 + s.n - 1) * C, sizeof(float) * C);
+  }
 }
 
 void InferenceSession::feed(std::span<const SeqInput> inputs) {
@@ -137,19 +167,17 @@ void InferenceSession::run_chunk(int N, int first_out, int n_out) {
     ops::swiglu_forward(act_.data(), gateup_.data(), N, F);
     ops::matmul_forward(tmp, act_.data(), lw.wdown, N, F, C);
     ops::residual_forward(x, x, tmp, size_t(N) * C);
-  }
-  if (pool_) {
-    // Embeddings: the final norm of every row, summed into its input's pooled vector.
-    ops::rmsnorm_forward(xn, rstd, x, w.norm, N, C, eps);
-    for (const Segment& s : segs_) {
-      float* p = pooled_.data() + size_t(input_of_slot_[s.slot]) * C;
-      for (int t = 0; t < s.n; t++) {
-        const float* row = xn + size_t(s.row0 + t) * C;
-        for (int i = 0; i < C; i++) p[i] += row[i];
+    if (!pool_layers_.empty()) {
+      // Features: the residual stream after this block, normed (the final norm's gain on the
+      // last layer), pooled per input.
+      for (size_t li = 0; li < pool_layers_.size(); li++) {
+        if (pool_layers_[li] != l + 1) continue;
+        ops::rmsnorm_forward(xn, rstd, x, l + 1 == c.n_layers ? w.norm : ones_.data(), N, C, eps);
+        pool_rows(int(li), xn);
       }
     }
-    return;
   }
+  if (!pool_layers_.empty()) return;
   if (n_out == 0) return;
   float* last = last_.data();
   for (int k = 0; k < n_out; k++)

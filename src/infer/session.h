@@ -53,6 +53,13 @@ class InferenceSession {
   // reset first and left holding it.
   const float* embed(std::span<const SeqInput> inputs);
 
+  // Features for classifiers and search (src/apps): like embed(), each input is a whole sequence,
+  // but for every layer l in `layers` (1..L: the residual stream after block l, RMS-normalised;
+  // l == L uses the final norm's gain, so it is what the LM head reads) both the mean over the
+  // input's rows and its last row. Returns [inputs.size(), layers.size(), 2 (mean, last), C],
+  // valid until the next call.
+  const float* features(std::span<const SeqInput> inputs, std::span<const int> layers);
+
  private:
   struct Segment {
     int slot, first, row0, n;  // rows [row0, row0 + n) of the chunk go to positions first..
@@ -68,10 +75,12 @@ class InferenceSession {
   std::vector<Segment> segs_;
   std::vector<int> out_rows_;
   std::vector<uint8_t> slot_used_;
-  bool pool_ = false;               // embed(): sum the normed rows per input into pooled_
+  void pool_rows(int layer_index, const float* normed);
+  std::vector<int> pool_layers_;    // features(): layers pooled (empty: forward() wants logits)
   std::vector<int> input_of_slot_;  // slot -> input index of the current call
   AlignedBuffer<float> x_, xn_, rstd_, qkv_, q_, att_, tmp_, gateup_, act_, last_;
-  AlignedBuffer<float> rope_cos_, rope_sin_, logits_, pooled_;
+  AlignedBuffer<float> rope_cos_, rope_sin_, logits_, ones_;
+  std::vector<float> pooled_, embedded_;  // features() output; embed() output
 };
 
 }  // namespace tlm
