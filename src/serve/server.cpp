@@ -283,7 +283,8 @@ void run_server(const LoadedModel& lm, const ServerOptions& opt, const std::atom
   svr.set_keep_alive_max_count(1000);
 
   svr.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
-    if (opt.api_key.empty() || req.path == "/health" || req.path == "/" || req.path == "/index.html")
+    if (opt.api_key.empty() || req.path == "/health" || req.path == "/" || req.path == "/index.html" ||
+        req.path == "/apps.js")
       return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
@@ -305,6 +306,9 @@ void run_server(const LoadedModel& lm, const ServerOptions& opt, const std::atom
   });
 
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content(web_page(), "text/html; charset=utf-8"); });
+  svr.Get("/apps.js", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(web_apps_script(), "text/javascript; charset=utf-8");
+  });
   svr.Get("/health", route(sh, "/health", [](const httplib::Request&, httplib::Response& res) {
             send_json(res, 200, {{"status", "ok"}});
           }));

@@ -53,5 +53,7 @@ void run_server(const LoadedModel& model, const ServerOptions& opt, const std::a
 
 // The page served at "/" (serve/web/index.html, embedded at build time).
 const std::string& web_page();
+// The script of its Search and Ads tabs (serve/web/apps.js), served at /apps.js.
+const std::string& web_apps_script();
 
 }  // namespace tlm::serve
