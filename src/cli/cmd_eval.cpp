@@ -170,11 +170,11 @@ Runner add_tweeteval(CLI::App& parent) {
       name = strprintf("%.1fM", double(c.num_params()) / 1e6);
     }
     const auto results = apps::run_tweeteval(*data, tm.get(), opt, [](const apps::TaskResult& r) {
+      std::string line = strprintf("tweeteval %s (%s):", r.task.c_str(), r.metric.c_str());
       if (!r.probe.features.empty())
-        log_info("tweeteval %s: test %.1f (probe: %s) | baseline %.1f | %.0f s", r.task.c_str(), 100 * r.probe.test,
-                 r.probe.features.c_str(), 100 * r.baseline.test, r.seconds);
-      else
-        log_info("tweeteval %s: baseline test %.1f | %.0f s", r.task.c_str(), 100 * r.baseline.test, r.seconds);
+        line += strprintf(" probe test %.1f (%s)", 100 * r.probe.test, r.probe.features.c_str());
+      if (!r.baseline.features.empty()) line += strprintf(" | TF-IDF test %.1f", 100 * r.baseline.test);
+      log_info("%s | %.0f s", line.c_str(), r.seconds);
     });
     std::printf("%s", apps::tweeteval_table(results, name).c_str());
     if (!json_path->empty()) atomic_write_file(*json_path, apps::tweeteval_json(results, name).dump(2) + "\n");
