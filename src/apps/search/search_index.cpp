@@ -329,7 +329,7 @@ std::vector<SearchResult> SearchIndex::search(const SearchQuery& q, TextModel* m
   const bool need_model = q.mode != SearchMode::bm25;
   if (need_model && !model)
     throw user_error("mode", "%s search needs a model to embed the query (-m MODEL)", search_mode_name(q.mode));
-  if (model) check_dim(dir_, dim_, model->dim());
+  if (need_model) check_dim(dir_, dim_, model->dim());
   const std::vector<std::string> terms = query_terms(q.query);
   std::vector<float> qv;
   if (need_model) qv = model->embed({q.query}).at(0);  // outside the locks: the model is the caller's

@@ -50,8 +50,8 @@ void for_each_run(std::string_view text, Fn fn) {
 std::string fold_word(std::string_view word) {
   utf8proc_uint8_t* out = nullptr;
   utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(word.data()), utf8proc_ssize_t(word.size()),
-                                    &out, utf8proc_option_t(UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE | UTF8PROC_STRIPMARK |
-                                                            UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE));
+                                    &out, utf8proc_option_t(UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_STRIPMARK |
+                                                            UTF8PROC_CASEFOLD));
   if (n < 0) return std::string(word);  // invalid UTF-8: compared byte for byte
   std::string s(reinterpret_cast<const char*>(out), size_t(n));
   std::free(out);

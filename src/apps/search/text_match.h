@@ -22,7 +22,7 @@ std::vector<std::string> query_terms(std::string_view query, size_t max_terms = 
 // The FTS5 MATCH expression for the words: "w1" OR "w2" ... ("" when there are none).
 std::string fts_match_expression(const std::vector<std::string>& terms);
 
-// Case-folded with diacritics removed (NFKD, marks stripped, recomposed).
+// Case-folded with diacritics removed (compatibility-decomposed, marks stripped, recomposed).
 std::string fold_word(std::string_view word);
 
 // `text` with every word whose folding equals one of the folded `terms` wrapped in open/close.
