@@ -173,6 +173,11 @@ size_t SearchIndex::vectors() const {
 }
 
 nlohmann::json SearchIndex::info() const {
+  std::shared_lock lk(rw_);
+  return info_locked();
+}
+
+nlohmann::json SearchIndex::info_locked() const {
   return {{"format", kFormat},
           {"version", kVersion},
           {"dim", dim_},
@@ -185,7 +190,7 @@ nlohmann::json SearchIndex::info() const {
           {"files", {{"tweets", "tweets.db"}, {"vectors", "vectors.hnsw"}}}};
 }
 
-void SearchIndex::write_info() { atomic_write_file(info_path(dir_), info().dump(2) + "\n"); }
+void SearchIndex::write_info() { atomic_write_file(info_path(dir_), info_locked().dump(2) + "\n"); }
 
 AddReport SearchIndex::add(const std::vector<IndexTweet>& tweets, TextModel& model, const AddOptions& opt) {
   std::lock_guard add_lock(add_mutex_);
@@ -295,14 +300,26 @@ AddReport SearchIndex::add(const std::vector<IndexTweet>& tweets, TextModel& mod
 
 std::vector<Bm25Hit> SearchIndex::bm25(const std::vector<std::string>& terms, const RowFilter& f, int limit,
                                        const std::string& open, const std::string& close) const {
+  std::shared_lock lk(rw_);
+  return bm25_locked(terms, f, limit, open, close);
+}
+
+std::vector<VectorHit> SearchIndex::dense(const std::vector<float>& q, int limit, const RowFilter& f,
+                                          int ef_search) const {
+  std::shared_lock lk(rw_);
+  return dense_locked(q, limit, f, ef_search);
+}
+
+std::vector<Bm25Hit> SearchIndex::bm25_locked(const std::vector<std::string>& terms, const RowFilter& f, int limit,
+                                              const std::string& open, const std::string& close) const {
   std::string match = fts_match_expression(terms);
   if (match.empty()) return {};
   std::lock_guard db_lock(db_mutex_);
   return db_->bm25(match, f, limit, open, close);
 }
 
-std::vector<VectorHit> SearchIndex::dense(const std::vector<float>& q, int limit, const RowFilter& f,
-                                          int ef_search) const {
+std::vector<VectorHit> SearchIndex::dense_locked(const std::vector<float>& q, int limit, const RowFilter& f,
+                                                 int ef_search) const {
   check_dim(dir_, dim_, int(q.size()));
   const size_t k = size_t(std::max(limit, 0));
   const size_t ef = size_t(ef_search > 0 ? ef_search : params_.ef_search);
@@ -338,8 +355,8 @@ std::vector<SearchResult> SearchIndex::search(const SearchQuery& q, TextModel* m
   const int depth = q.mode == SearchMode::hybrid ? std::max(q.depth, q.k) : q.k;
   std::vector<Bm25Hit> kw;
   std::vector<VectorHit> dn;
-  if (q.mode != SearchMode::dense) kw = bm25(terms, q.filter, depth, q.mark_open, q.mark_close);
-  if (q.mode != SearchMode::bm25) dn = dense(qv, depth, q.filter, q.ef_search);
+  if (q.mode != SearchMode::dense) kw = bm25_locked(terms, q.filter, depth, q.mark_open, q.mark_close);
+  if (q.mode != SearchMode::bm25) dn = dense_locked(qv, depth, q.filter, q.ef_search);
 
   std::vector<SearchResult> out;
   auto push = [&](int64_t label, double score) {

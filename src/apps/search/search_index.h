@@ -112,13 +112,17 @@ class SearchIndex {
   // empty query, k < 1, or a model of another dimension.
   std::vector<SearchResult> search(const SearchQuery& q, TextModel* model) const;
 
-  // The parts of search, for tests and benchmarks: labels best first.
+  // The parts of search, for tests and benchmarks: labels best first (thread-safe like search).
   std::vector<Bm25Hit> bm25(const std::vector<std::string>& terms, const RowFilter& f, int limit,
                             const std::string& open = "**", const std::string& close = "**") const;
   std::vector<VectorHit> dense(const std::vector<float>& q, int limit, const RowFilter& f, int ef_search = 0) const;
 
  private:
   SearchIndex() = default;
+  nlohmann::json info_locked() const;  // the caller holds rw_
+  std::vector<Bm25Hit> bm25_locked(const std::vector<std::string>& terms, const RowFilter& f, int limit,
+                                   const std::string& open, const std::string& close) const;
+  std::vector<VectorHit> dense_locked(const std::vector<float>& q, int limit, const RowFilter& f, int ef_search) const;
   void load_row_meta();
   void write_info();
   void note_row(int64_t label, const std::string& lang, std::optional<int64_t> ts);
