@@ -197,7 +197,11 @@ std::vector<VectorHit> VectorStore::search(const float* q, size_t k, size_t ef, 
   std::vector<VectorHit> out;
   if (a.cur_element_count == 0 || k == 0) return out;
   ef = std::max(ef, k);
-  auto dist = [&](tableint id) { return a.fstdistfunc_(q, a.getDataByInternalId(id), a.dist_func_param_); };
+  // A NaN (a damaged vector, or a NaN query) is the farthest distance: heaps and sorts need an order.
+  auto dist = [&](tableint id) {
+    const float d = a.fstdistfunc_(q, a.getDataByInternalId(id), a.dist_func_param_);
+    return d == d ? d : std::numeric_limits<float>::infinity();
+  };
   // Greedy descent through the upper layers, as hnswlib's searchKnn.
   tableint cur = a.enterpoint_node_;
   float cur_d = dist(cur);
@@ -262,7 +266,8 @@ std::vector<VectorHit> VectorStore::exact_search(const float* q, size_t k, const
   for (int64_t l : labels) {
     auto it = a.label_lookup_.find(labeltype(l));
     if (it == a.label_lookup_.end()) continue;
-    all.push_back({l, 1.0f - a.fstdistfunc_(q, a.getDataByInternalId(it->second), a.dist_func_param_)});
+    const float score = 1.0f - a.fstdistfunc_(q, a.getDataByInternalId(it->second), a.dist_func_param_);
+    all.push_back({l, score == score ? score : -std::numeric_limits<float>::infinity()});
   }
   auto better = [](const VectorHit& x, const VectorHit& y) { return x.score != y.score ? x.score > y.score : x.label < y.label; };
   if (all.size() > k) {
