@@ -2,6 +2,7 @@
 // SQLite + FTS5 for keywords, HNSW for the model's embeddings (src/apps/search). Running it
 // again with more tweets adds only the new ids.
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,7 +50,9 @@ int run_index(const IndexArgs& a) {
       log_info("index: %s exists: adding with its own HNSW parameters (M=%d, ef_construction=%d)", a.out.c_str(),
                have.M, have.ef_construction);
   } else {
-    ix = apps::SearchIndex::create(a.out, tm.dim(), a.params, {lm.dir, fingerprint});
+    // The model's absolute path: `search` finds it from any working directory.
+    ix = apps::SearchIndex::create(a.out, tm.dim(), a.params,
+                                   {std::filesystem::absolute(lm.dir).lexically_normal().string(), fingerprint});
   }
   apps::AddOptions opt;
   opt.embed_batch = size_t(a.batch) * 4;
