@@ -135,11 +135,16 @@ std::unique_ptr<VectorStore> VectorStore::load(const std::string& path, int dim)
   s->dim_ = dim;
   s->impl_ = std::make_unique<Impl>(dim);
   s->impl_->alg = std::make_unique<hnswlib::HierarchicalNSW<float>>(&s->impl_->space);
+  // hnswlib's loading constructor leaves the counters to loadIndex, which only adds to this one.
+  s->impl_->alg->num_deleted_ = 0;
   try {
     // Capacity = the count (never the header's capacity, which a damaged file could make huge):
     // reserve() grows it when tweets are added.
     s->impl_->alg->loadIndex(path, &s->impl_->space, size_t(count));
   } catch (const std::runtime_error& e) {
+    // A half-loaded graph has uninitialised pointers its destructor would free: leak it instead
+    // (this only happens when the file changes between validation and loading).
+    (void)s->impl_->alg.release();
     throw user_error(path, "cannot load the vector index: %s", e.what());
   }
   if (s->impl_->alg->label_lookup_.size() != s->impl_->alg->cur_element_count)
