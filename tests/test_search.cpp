@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "apps/search/dates.h"
@@ -437,6 +438,11 @@ TEST(SearchVectors, FilteredGraphSearchStillReturnsK) {
   EXPECT_GE(agree, 80);  // recall@10 of the filtered graph walk against the exact scan
   auto all = vs.search(v[5].data(), 1, 50);
   EXPECT_EQ(all.at(0).label, 6);
+  // A NaN query (or damaged vectors) orders as farthest: an answer, never undefined behaviour.
+  std::vector<float> nan(dim, std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(vs.search(nan.data(), 5, 20).size(), 5u);
+  EXPECT_EQ(vs.search(nan.data(), 5, 20, &rare).size(), 5u);
+  EXPECT_EQ(vs.exact_search(nan.data(), 5, pass).size(), 5u);
 }
 
 TEST_F(Search, ConcurrentSearchesWhileAdding) {
