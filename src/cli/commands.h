@@ -20,5 +20,7 @@ Runner add_generate(CLI::App& app);   // text from a trained model (src/infer)
 Runner add_plan(CLI::App& app);       // cost of a run on many GPUs (src/dist/planner.h)
 Runner add_export(CLI::App& app);     // a model in other formats (GGUF)
 Runner add_serve(CLI::App& app);      // OpenAI-compatible HTTP server (src/serve)
+Runner add_index(CLI::App& app);      // tweet search index: SQLite FTS5 + HNSW (src/apps/search)
+Runner add_search(CLI::App& app);     // one query against a search index
 
 }  // namespace tlm::cli
