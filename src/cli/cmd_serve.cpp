@@ -1,6 +1,8 @@
 // `tweetlm serve`: the OpenAI-compatible HTTP server (src/serve) over a model from any source
 // load_model accepts (checkpoint, run directory, HF directory, GGUF file). Flags follow
-// llama.cpp's server (-m --host --port --api-key --parallel/-np).
+// llama.cpp's server (-m --host --port --api-key --parallel/-np). The applications' routes
+// (POST /v1/search over --index, /v1/ads/* with the --safety classifier) are wired here: the
+// server only knows them as AppRoutes, so src/serve never depends on src/apps.
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -11,7 +13,9 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/log.h"
+#include "apps/search/search_api.h"
 #include "infer/model_loader.h"
+#include "serve/api.h"
 #include "serve/server.h"
 
 namespace tlm::cli {
@@ -23,8 +27,30 @@ extern "C" void on_serve_signal(int) { g_stop.store(true); }
 
 struct ServeArgs {
   std::string model, tokenizer, alias;
+  std::string index;  // --index: a search index (tweetlm index)
   serve::ServerOptions opt;
 };
+
+// The state the app routes read: opened once, before the server starts, and only read after.
+struct Apps {
+  std::unique_ptr<apps::SearchIndex> index;
+};
+
+void add_app_routes(ServeArgs& a, Apps& apps, const LoadedModel& lm) {
+  serve::ServerOptions& opt = a.opt;
+  if (!a.index.empty()) {
+    apps.index = apps::SearchIndex::open(a.index);
+    if (apps.index->dim() != lm.model->config().dim)
+      throw user_error(a.index, "the search index holds vectors of width %d, the model's are %d (index it with this model)",
+                       apps.index->dim(), lm.model->config().dim);
+    opt.app_info["search"] = strprintf("%zu tweets from %s", apps.index->size(), a.index.c_str());
+  }
+  opt.app_routes.push_back({"/v1/search", [&apps](const nlohmann::json& body, TextModel& model) {
+                              if (!apps.index)
+                                throw serve::ApiError(404, "this server has no search index (start it with --index DIR)");
+                              return apps::search_api(body, *apps.index, model);
+                            }});
+}
 
 // A name for /v1/models: the model file or directory's base name, without ".gguf".
 std::string default_alias(const std::string& path) {
@@ -46,6 +72,8 @@ int run_serve(ServeArgs& a) {
   if (!opt.run_dir.empty() && !std::filesystem::is_directory(opt.run_dir))
     throw user_error(opt.run_dir, "--run: not a directory");
   LoadedModel lm = load_model(a.model, a.tokenizer);
+  Apps apps;
+  add_app_routes(a, apps, lm);
   opt.model_id = a.alias.empty() ? default_alias(a.model) : a.alias;
   opt.engine.n_vocab = int(lm.tokenizer.vocab_size());
   opt.engine.eos_id = int32_t(lm.tokenizer.eos_id());
@@ -92,6 +120,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("-a,--alias", a->alias, "Model name in /v1/models (default: the model path's base name)");
   cmd->add_option("--run", o.run_dir, "Training output directory whose metrics.jsonl the web page plots");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the model's");
+  cmd->add_option("--index", a->index, "Search index (tweetlm index) answering POST /v1/search");
   return [a] { return run_serve(*a); };
 }
 
