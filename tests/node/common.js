@@ -57,8 +57,26 @@ function readTextLines(file) {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
 }
 
+// Headless Debian chromium (playwright-core) on a page that records every console error and
+// uncaught exception in `problems`, with the page's API key in localStorage before its first
+// request. Exits 3 (naming scripts/setup.sh) when either is missing.
+async function openBrowserPage(apiKey, timeoutMs) {
+  const CHROMIUM = '/usr/bin/chromium';
+  const { chromium } = requireClient('playwright-core');
+  if (!fs.existsSync(CHROMIUM)) die(3, `${CHROMIUM} not found (Debian package chromium): run scripts/setup.sh`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  const problems = [];
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  page.setDefaultTimeout(timeoutMs);
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  if (apiKey) await page.addInitScript((k) => localStorage.setItem('tweetlm.apiKey', k), apiKey);
+  return { browser, page, problems };
+}
+
 function nowS() {
   return Number(process.hrtime.bigint()) / 1e9;
 }
 
-module.exports = { repoRoot, nodeDir, requireClient, clientDir, die, readJsonLines, writeIdLines, readTextLines, nowS };
+module.exports = { repoRoot, nodeDir, requireClient, clientDir, die, readJsonLines, writeIdLines, readTextLines, nowS,
+                   openBrowserPage };

@@ -13,9 +13,8 @@
 
 const fs = require('fs');
 const path = require('path');
-const { requireClient, die } = require('./common');
+const { openBrowserPage, die } = require('./common');
 
-const CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 60000;
 
 function parseArgs(argv) {
@@ -46,17 +45,9 @@ async function waitDone(page, button, errorId) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const { chromium } = requireClient('playwright-core');
-  if (!fs.existsSync(CHROMIUM)) die(3, `${CHROMIUM} not found (Debian package chromium): run scripts/setup.sh`);
   fs.mkdirSync(args.outDir, { recursive: true });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-  const problems = [];
+  const { browser, page, problems } = await openBrowserPage(args.apiKey, TIMEOUT_MS);
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.setDefaultTimeout(TIMEOUT_MS);
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    if (args.apiKey) await page.addInitScript((k) => localStorage.setItem('tweetlm.apiKey', k), args.apiKey);
     await page.goto(args.url);
 
     // Search tab.

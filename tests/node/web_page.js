@@ -14,9 +14,8 @@
 
 const fs = require('fs');
 const path = require('path');
-const { requireClient, die } = require('./common');
+const { openBrowserPage, die } = require('./common');
 
-const CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 60000;
 
 function parseArgs(argv) {
@@ -54,20 +53,9 @@ async function chartPoints(page) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const { chromium } = requireClient('playwright-core');
-  if (!fs.existsSync(CHROMIUM)) die(3, `${CHROMIUM} not found (Debian package chromium): run scripts/setup.sh`);
   fs.mkdirSync(args.outDir, { recursive: true });
-
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-  const problems = [];
+  const { browser, page, problems } = await openBrowserPage(args.apiKey, TIMEOUT_MS);
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    page.setDefaultTimeout(TIMEOUT_MS);
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    // The key as the page keeps it (localStorage), there before the page's first request.
-    if (args.apiKey) await page.addInitScript((k) => localStorage.setItem('tweetlm.apiKey', k), args.apiKey);
-
     await page.goto(args.url);
     // The server panel filled from /v1/models and /metrics, and the run's charts drawn.
     await page.waitForFunction(() => document.getElementById('server-model').textContent !== '–' &&
