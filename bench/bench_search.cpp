@@ -134,6 +134,7 @@ class CachedTextModel : public TextModel {
   const Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
   int dim() const override { return inner_.dim(); }
   int context() const override { return inner_.context(); }
+  int n_layers() const override { return inner_.n_layers(); }
   std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) override {
     std::vector<std::vector<float>> out(texts.size());
     std::vector<std::string> miss;
