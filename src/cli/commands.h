@@ -20,5 +20,6 @@ Runner add_generate(CLI::App& app);   // text from a trained model (src/infer)
 Runner add_plan(CLI::App& app);       // cost of a run on many GPUs (src/dist/planner.h)
 Runner add_export(CLI::App& app);     // a model in other formats (GGUF)
 Runner add_serve(CLI::App& app);      // OpenAI-compatible HTTP server (src/serve)
+Runner add_ads(CLI::App& app);        // ads train-safety | safety | match | copy (src/apps/ads)
 
 }  // namespace tlm::cli

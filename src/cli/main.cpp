@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add(tlm::cli::add_plan);
   add(tlm::cli::add_export);
   add(tlm::cli::add_serve);
+  add(tlm::cli::add_ads);
 
   try {
     app.parse(argc, argv);
