@@ -1,6 +1,10 @@
-// `tweetlm eval ppl`: loss, perplexity and bits per byte of a checkpoint on a shard split. The
-// `eval` family grows in later issues (TweetEval tasks); each subcommand registers here.
+// `tweetlm eval`: `ppl` (loss, perplexity and bits per byte of a checkpoint on a shard split or
+// on a plain text file, one tweet per line, tokenized on the fly) and `tweeteval` (the TweetEval
+// benchmark: apps/eval/tweeteval.h). Each subcommand registers here.
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 #include <cstdio>
 #include <memory>
 
@@ -9,7 +13,12 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/hash.h"
+#include "core/file.h"
 #include "core/log.h"
+#include "apps/eval/tweeteval.h"
+#include "data/shards.h"
+#include "infer/model_loader.h"
+#include "infer/text_model.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
 #include "model/params_io.h"
@@ -20,6 +29,42 @@
 
 namespace tlm::cli {
 namespace {
+
+// A temporary shard directory, removed when the command ends.
+struct TempDir {
+  std::string path;
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+// Tokenizes a text file (one tweet per line; empty lines skipped) into a temporary "test" shard
+// split: <|endoftext|> first, then every tweet followed by it, as `tokenize` writes a corpus.
+std::string text_to_shards(const std::string& path, const Tokenizer& tok, size_t vocab_size) {
+  std::ifstream f(path);
+  if (!f) throw user_error(path, "cannot open");
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           strprintf("tweetlm-ppl-%d-%llx", int(::getpid()), (unsigned long long)std::rand())).string();
+  ShardWriter w(dir, "test", std::max(vocab_size, tok.vocab_size()));
+  const uint32_t eos = uint32_t(tok.eos_id());
+  std::vector<uint32_t> ids = {eos};
+  w.add_document(ids);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(f, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    ids.clear();
+    tok.encode_ordinary(line, ids);
+    ids.push_back(eos);
+    w.add_document(ids);
+    n++;
+  }
+  if (n == 0) throw user_error(path, "holds no text (one tweet per line)");
+  w.finish();
+  return dir;
+}
 
 Runner add_ppl(CLI::App& parent) {
   auto* cmd = parent.add_subcommand("ppl", "Loss, perplexity and bits per byte of a checkpoint on a shard split");
@@ -32,7 +77,10 @@ Runner add_ppl(CLI::App& parent) {
   auto json = std::make_shared<bool>(false);
   cmd->add_option("-m,--model", *model_path, "Checkpoint directory (or a run directory: its newest valid checkpoint)")
       ->required();
-  cmd->add_option("--data", *data, "Shard directory from 'tweetlm tokenize'")->required();
+  auto text = std::make_shared<std::string>();
+  auto* data_opt = cmd->add_option("--data", *data, "Shard directory from 'tweetlm tokenize'");
+  auto* text_opt = cmd->add_option("--text", *text, "A text file, one tweet per line, tokenized with the model's tokenizer");
+  data_opt->excludes(text_opt);
   cmd->add_option("--split", *split, "Split to evaluate")->capture_default_str()->check(CLI::IsMember({"train", "val", "test"}));
   cmd->add_option("--tokens", *tokens, "Evaluate the first N tokens' windows (default: the whole split)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 60));
@@ -43,9 +91,15 @@ Runner add_ppl(CLI::App& parent) {
     const std::string dir = resolve_checkpoint(*model_path);
     CheckpointInfo info = read_checkpoint(dir);
     const Tokenizer tok = Tokenizer::load(info.tokenizer_path);
-    const ShardMeta meta = read_shard_meta(*data);
+    if (data->empty() && text->empty()) throw user_error("eval ppl", "give --data SHARDS or --text FILE");
+    TempDir tmp;
+    if (!text->empty()) {
+      *data = tmp.path = text_to_shards(*text, tok, size_t(info.config.vocab_size));
+      *split = "test";
+    }
+    const ShardMeta meta = text->empty() ? read_shard_meta(*data) : ShardMeta{};
     const std::string vocab_hash = strprintf("%016llx", static_cast<unsigned long long>(tokenizer_fingerprint(tok)));
-    if (meta.vocab_xxh3 != vocab_hash)
+    if (text->empty() && meta.vocab_xxh3 != vocab_hash)
       throw user_error(*data, "was tokenized with another tokenizer than the checkpoint %s (vocabulary hash %s vs %s)",
                        dir.c_str(), meta.vocab_xxh3.c_str(), vocab_hash.c_str());
     const nlohmann::json& opts = info.state.contains("options") ? info.state["options"] : nlohmann::json::object();
@@ -66,16 +120,64 @@ Runner add_ppl(CLI::App& parent) {
     const auto lengths = token_byte_lengths(tok, size_t(info.config.vocab_size));
     EvalResult r = evaluate(model, ds, windows, b, t, int32_t(tok.eos_id()), &lengths);
     if (*json) {
-      nlohmann::ordered_json j = {{"checkpoint", dir},     {"step", info.step},         {"data", *data},
+      nlohmann::ordered_json j = {{"checkpoint", dir},     {"step", info.step},         {"data", text->empty() ? *data : *text},
                                   {"split", *split},       {"context", t},              {"windows", r.windows},
                                   {"tokens", r.tokens},    {"bytes", r.bytes},          {"loss", r.loss},
                                   {"perplexity", r.perplexity()}, {"bits_per_byte", r.bits_per_byte()}};
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%s (step %lld) on %s/%s: loss %.4f | perplexity %.3f | bits/byte %.4f | %llu tokens, %llu bytes\n",
-                  dir.c_str(), static_cast<long long>(info.step), data->c_str(), split->c_str(), r.loss, r.perplexity(),
+      const std::string on = text->empty() ? *data + "/" + *split : *text;
+      std::printf("%s (step %lld) on %s: loss %.4f | perplexity %.3f | bits/byte %.4f | %llu tokens, %llu bytes\n",
+                  dir.c_str(), static_cast<long long>(info.step), on.c_str(), r.loss, r.perplexity(),
                   r.bits_per_byte(), static_cast<unsigned long long>(r.tokens), static_cast<unsigned long long>(r.bytes));
     }
+    return 0;
+  };
+}
+
+Runner add_tweeteval(CLI::App& parent) {
+  auto* cmd = parent.add_subcommand("tweeteval", "The TweetEval benchmark: a linear probe over the model's features, "
+                                                  "a TF-IDF baseline, the published rows");
+  auto model_path = std::make_shared<std::string>();
+  auto data = std::make_shared<std::string>();
+  auto tasks = std::make_shared<std::vector<std::string>>();
+  auto json_path = std::make_shared<std::string>();
+  auto max_train = std::make_shared<size_t>(0);
+  auto batch = std::make_shared<int>(32);
+  auto no_baseline = std::make_shared<bool>(false);
+  cmd->add_option("-m,--model", *model_path, "Model: checkpoint, run directory, HF directory or .gguf (omit: baseline only)");
+  cmd->add_option("--data", *data, "TweetEval folder (<task>/{train,val,test}_{text,labels}.txt)")->required();
+  cmd->add_option("--tasks", *tasks, "Tasks to run (default: all seven)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(apps::tweeteval_tasks()));
+  cmd->add_option("--json", *json_path, "Write the scores as JSON to FILE");
+  cmd->add_option("--max-train", *max_train, "Use at most N training rows per task (quick runs)");
+  cmd->add_option("-b,--batch", *batch, "Tweets per forward pass")->capture_default_str()->check(CLI::Range(1, 1024));
+  cmd->add_flag("--no-baseline", *no_baseline, "Skip the TF-IDF baseline");
+  return [=]() {
+    apps::TweetEvalOptions opt;
+    opt.tasks = *tasks;
+    opt.max_train = *max_train;
+    opt.baseline = !*no_baseline;
+    if (model_path->empty() && !opt.baseline) throw user_error("eval tweeteval", "nothing to do: no --model and --no-baseline");
+    std::optional<LoadedModel> lm;
+    std::unique_ptr<LocalTextModel> tm;
+    std::string name = "(none)";
+    if (!model_path->empty()) {
+      lm = load_model(*model_path);
+      tm = std::make_unique<LocalTextModel>(*lm->model, lm->tokenizer, *batch);
+      const ModelConfig& c = lm->model->config();
+      name = strprintf("%.1fM", double(c.num_params()) / 1e6);
+    }
+    const auto results = apps::run_tweeteval(*data, tm.get(), opt, [](const apps::TaskResult& r) {
+      if (!r.probe.features.empty())
+        log_info("tweeteval %s: test %.1f (probe: %s) | baseline %.1f | %.0f s", r.task.c_str(), 100 * r.probe.test,
+                 r.probe.features.c_str(), 100 * r.baseline.test, r.seconds);
+      else
+        log_info("tweeteval %s: baseline test %.1f | %.0f s", r.task.c_str(), 100 * r.baseline.test, r.seconds);
+    });
+    std::printf("%s", apps::tweeteval_table(results, name).c_str());
+    if (!json_path->empty()) atomic_write_file(*json_path, apps::tweeteval_json(results, name).dump(2) + "\n");
     return 0;
   };
 }
@@ -83,11 +185,13 @@ Runner add_ppl(CLI::App& parent) {
 }  // namespace
 
 Runner add_eval(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint: ppl (loss, perplexity, bits per byte)");
+  auto* cmd = app.add_subcommand("eval", "Evaluate a model: ppl (loss, perplexity, bits per byte), tweeteval (the TweetEval benchmark)");
   cmd->require_subcommand(1);
   auto subs = std::make_shared<std::vector<std::pair<CLI::App*, Runner>>>();
-  Runner r = add_ppl(*cmd);
-  subs->emplace_back(cmd->get_subcommands({}).back(), std::move(r));
+  for (auto add : {add_ppl, add_tweeteval}) {
+    Runner r = add(*cmd);
+    subs->emplace_back(cmd->get_subcommands({}).back(), std::move(r));
+  }
   return [subs]() {
     for (auto& [sub, run] : *subs)
       if (sub->parsed()) return run();

@@ -22,7 +22,7 @@ LocalTextModel::LocalTextModel(const Llama& model, const Tokenizer& tok, int bat
 template <typename Fn>
 void LocalTextModel::run_batches(const std::vector<std::string>& texts, const std::vector<int>* layers, Fn take) {
   const int eos = int(tok_.eos_id());
-  std::vector<std::vector<int32_t>> seqs(size_t(batch_));
+  std::vector<std::vector<int32_t>> seqs(static_cast<size_t>(batch_));
   std::vector<SeqInput> inputs;
   for (size_t first = 0; first < texts.size(); first += size_t(batch_)) {
     const size_t n = std::min(texts.size() - first, size_t(batch_));

@@ -33,6 +33,7 @@ class TextModel {
   virtual const Tokenizer& tokenizer() const = 0;
   virtual int dim() const = 0;      // length of an embedding
   virtual int context() const = 0;  // the model's context length
+  virtual int n_layers() const = 0;
   // Unit-length embeddings, one per text: the mean of the final-normed hidden states, exactly the
   // vectors of the server's /v1/embeddings.
   virtual std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) = 0;
@@ -58,6 +59,7 @@ class LocalTextModel : public TextModel {
   const Tokenizer& tokenizer() const override { return tok_; }
   int dim() const override { return model_.config().dim; }
   int context() const override { return model_.config().max_seq_len; }
+  int n_layers() const override { return model_.config().n_layers; }
   std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) override;
   std::vector<std::vector<float>> features(const std::vector<std::string>& texts,
                                            const std::vector<int>& layers) override;

@@ -230,10 +230,17 @@ void Engine::run_embeddings(Job& job) {
     const auto& in = job.emb.inputs[size_t(i)];
     seq.insert(seq.end(), in.begin(), in.end());
     SeqInput si{slot, seq.data(), int(seq.size())};
-    const float* pooled = st_->session.embed({&si, 1});
     Event e;
     e.choice = i;
     e.prompt_tokens = int(seq.size());
+    if (!job.emb.layers.empty()) {  // raw classifier features
+      const float* f = st_->session.features({&si, 1}, job.emb.layers);
+      e.embedding.assign(f, f + job.emb.layers.size() * 2 * size_t(C));
+      tokens += int64_t(seq.size());
+      job.stream->post(std::move(e));
+      continue;
+    }
+    const float* pooled = st_->session.embed({&si, 1});
     e.embedding.assign(pooled, pooled + C);
     // Unit length, as OpenAI's embeddings are: cosine similarity is then a dot product.
     double norm = 0;

@@ -82,6 +82,9 @@ struct GenerateSpec {
 
 struct EmbedSpec {
   std::vector<std::vector<int32_t>> inputs;  // without the leading <|endoftext|>
+  // Empty: unit-length embeddings (/v1/embeddings). Else classifier features of these layers
+  // (InferenceSession::features, flattened [layers][mean, last][C]) for the apps.
+  std::vector<int> layers;
 };
 
 struct EngineOptions {

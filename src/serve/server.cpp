@@ -13,6 +13,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "serve/api.h"
+#include "serve/engine_text_model.h"
 
 namespace tlm::serve {
 
@@ -27,12 +28,14 @@ struct Shared {
   const ServerOptions& opt;
   ServerMetrics metrics;
   Engine engine;
+  EngineTextModel text_model;
   ApiContext ctx;
   std::mutex rng_mu;
   std::mt19937_64 rng{std::random_device{}()};
 
   Shared(const LoadedModel& m, const ServerOptions& o)
-      : lm(m), opt(o), metrics(o.engine.parallel), engine(*m.model, m.tokenizer, o.engine, metrics) {
+      : lm(m), opt(o), metrics(o.engine.parallel), engine(*m.model, m.tokenizer, o.engine, metrics),
+        text_model(engine, *m.model, m.tokenizer) {
     ctx.tok = &m.tokenizer;
     ctx.model_id = o.model_id;
     ctx.context = m.model->config().max_seq_len;
@@ -339,6 +342,23 @@ void run_server(const LoadedModel& lm, const ServerOptions& opt, const std::atom
               throw ApiError(404, opt.run_dir.empty() ? "no training run given (start the server with --run DIR)"
                                                       : strprintf("%s does not exist", path.c_str()));
             res.set_content(read_file(path), "application/x-ndjson");
+          }));
+
+  for (const AppRoute& r : opt.app_routes)
+    svr.Post(r.path, route(sh, r.path.c_str(), [&sh, &r](const httplib::Request& req, httplib::Response& res) {
+               const json body = parse_body(req);
+               json out;
+               try {
+                 out = r.handler(body, sh.text_model);
+               } catch (const UserError& e) {
+                 throw ApiError(400, e.what());
+               }
+               send_json(res, 200, out);
+             }));
+  svr.Get("/v1/apps", route(sh, "/v1/apps", [&](const httplib::Request&, httplib::Response& res) {
+            json routes = json::array();
+            for (const AppRoute& r : opt.app_routes) routes.push_back(r.path);
+            send_json(res, 200, {{"routes", routes}, {"info", opt.app_info}});
           }));
 
   int port = opt.port;

@@ -14,10 +14,23 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+#include <vector>
+
 #include "infer/model_loader.h"
+#include "infer/text_model.h"
 #include "serve/engine.h"
 
 namespace tlm::serve {
+
+// A route of the applications (search, ads: src/apps, wired by cli/cmd_serve.cpp), next to the
+// OpenAI ones: POST `path` with a JSON body, answered with the JSON `handler` returns. The
+// handler runs on an HTTP thread and reaches the model only through the TextModel it is given
+// (engine requests). A tlm::UserError it throws becomes a 400 with its message.
+struct AppRoute {
+  std::string path;
+  std::function<nlohmann::json(const nlohmann::json& body, TextModel& model)> handler;
+};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -29,6 +42,8 @@ struct ServerOptions {
   int http_threads = 64;        // connections served at once (streams hold one each)
   std::string run_dir;          // a training run whose metrics.jsonl the page plots (optional)
   EngineOptions engine;
+  std::vector<AppRoute> app_routes;
+  nlohmann::json app_info = nlohmann::json::object();  // GET /v1/apps: what the page can offer
 };
 
 // Serves until `stop` becomes true (checked a few times a second). Throws a UserError when the

@@ -28,6 +28,7 @@ struct FeatureMatrix {
 
   static FeatureMatrix from_rows(const std::vector<std::vector<float>>& rows);  // dense
   const float* row(size_t i) const { return dense.data() + i * cols; }          // dense only
+  FeatureMatrix select_rows(const std::vector<size_t>& which) const;             // dense or sparse
 };
 
 struct LogRegOptions {
