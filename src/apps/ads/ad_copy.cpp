@@ -46,8 +46,6 @@ void validate(const CopyOptions& opt) {
   if (opt.n < 1 || opt.n > 100) throw user_error("n", "must be from 1 to 100 (got %d)", opt.n);
   if (opt.candidates < 0 || opt.candidates > 1000)
     throw user_error("candidates", "must be from 1 to 1000 (got %d)", opt.candidates);
-  if (opt.candidates > 0 && opt.candidates < opt.n)
-    throw user_error("candidates", "%d candidates cannot give %d ads", opt.candidates, opt.n);
   if (!(opt.temperature >= 0 && opt.temperature <= 5))
     throw user_error("temperature", "must be from 0 to 5 (got %g)", double(opt.temperature));
   if (opt.max_tokens < 1) throw user_error("max_tokens", "must be at least 1");
@@ -74,7 +72,6 @@ CopyResult generate_ad_copy(TextModel& model, const SafetyClassifier* classifier
   r.sampled = int(samples.size());
 
   std::vector<AdCopy> kept;
-  std::set<std::string> seen;
   for (const TextSample& s : samples) {
     const std::string cont = collapse(s.text);
     if (cont.empty() || match_words(cont).empty()) {
@@ -86,8 +83,11 @@ CopyResult generate_ad_copy(TextModel& model, const SafetyClassifier* classifier
     AdCopy a;
     a.text = nfc_normalize(r.prompt + (joins ? " " : "") + cont);
     if (tweet_length(a.text) > kMaxTweetLength) {
+      // Cut at a word boundary; an ad whose only cut is inside a word, or that keeps nothing of
+      // the continuation, is dropped.
       const std::string cut = truncate_tweet(a.text, kMaxTweetLength);
-      if (match_words(cut).size() <= match_words(r.prompt).size()) {
+      const bool at_word = cut.size() < a.text.size() && (a.text[cut.size()] == ' ');
+      if (!at_word || match_words(cut).size() <= match_words(r.prompt).size()) {
         r.too_long++;
         continue;
       }
@@ -95,17 +95,27 @@ CopyResult generate_ad_copy(TextModel& model, const SafetyClassifier* classifier
       a.truncated = true;
     }
     a.length = tweet_length(a.text);
-    if (!seen.insert(dedup_key(a.text)).second) {
-      r.duplicates++;
-      continue;
-    }
     a.logprob = s.logprob;
     a.tokens = s.tokens;
     const int scored = s.tokens + (s.finished ? 1 : 0);
     a.score = scored > 0 ? s.logprob / scored : -INFINITY;
-    if (a.truncated) r.truncated++;
     kept.push_back(std::move(a));
   }
+  // Best first; of duplicates the most likely is kept.
+  std::stable_sort(kept.begin(), kept.end(), [](const AdCopy& a, const AdCopy& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.text < b.text;
+  });
+  std::set<std::string> seen;
+  std::vector<AdCopy> unique;
+  for (AdCopy& a : kept) {
+    if (!seen.insert(dedup_key(a.text)).second) {
+      r.duplicates++;
+      continue;
+    }
+    unique.push_back(std::move(a));
+  }
+  kept = std::move(unique);
   if (classifier && !kept.empty()) {
     std::vector<std::string> texts;
     for (const AdCopy& a : kept) texts.push_back(a.text);
@@ -119,11 +129,8 @@ CopyResult generate_ad_copy(TextModel& model, const SafetyClassifier* classifier
     }
     kept = std::move(safe);
   }
-  std::stable_sort(kept.begin(), kept.end(), [](const AdCopy& a, const AdCopy& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.text < b.text;
-  });
   if (kept.size() > size_t(opt.n)) kept.resize(size_t(opt.n));
+  for (const AdCopy& a : kept) r.truncated += a.truncated;
   r.ads = std::move(kept);
   return r;
 }

@@ -3,8 +3,9 @@
 // random stream each, so a seed gives the same ads), and each candidate becomes the ad
 // "prompt + continuation" with whitespace collapsed. Then:
 //  - over 280 characters as Twitter counts them (tweet_length.h): cut at a word boundary to fit;
-//    dropped when nothing of the continuation is left;
-//  - empty continuations are dropped, and duplicates (same words: ad_text.h dedup_key) kept once;
+//    dropped when the only cut is inside a word or nothing of the continuation is left;
+//  - empty continuations are dropped, and of duplicates (same words: ad_text.h dedup_key) the
+//    most likely is kept;
 //  - with a brand-safety classifier, candidates it labels offensive or hateful are dropped;
 //  - the rest are ranked by the model's mean log-probability per sampled token (the end of text
 //    included when the model ended the tweet), best first, and the best n kept.
@@ -44,7 +45,8 @@ struct AdCopy {
 struct CopyResult {
   std::string prompt;
   std::vector<AdCopy> ads;
-  int sampled = 0, empty = 0, duplicates = 0, unsafe = 0, too_long = 0, truncated = 0;
+  int sampled = 0, empty = 0, duplicates = 0, unsafe = 0, too_long = 0;
+  int truncated = 0;  // of the ads kept
 };
 
 // The prompt for a product: "<product> #kw1 #kw2" (a keyword's spaces removed in its hashtag).
