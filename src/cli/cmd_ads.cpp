@@ -204,7 +204,8 @@ int run_copy(const CopyArgs& a) {
   try {
     validate(opt);
   } catch (const UserError& e) {  // name the flag, not the API field
-    const std::string flag = e.input() == "product" ? "--product" : e.input() == "n" ? "-n" : "--" + e.input();
+    const std::string& f = e.input();
+    const std::string flag = f == "n" ? "-n" : f == "temperature" ? "--temp" : f == "max_tokens" ? "--max-tokens" : "--" + f;
     throw UserError(flag, e.problem());
   }
   std::unique_ptr<SafetyClassifier> sc;
