@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/log.h"
+#include "apps/ads/ads_api.h"
 #include "apps/search/search_api.h"
 #include "infer/model_loader.h"
 #include "serve/api.h"
@@ -27,13 +29,16 @@ extern "C" void on_serve_signal(int) { g_stop.store(true); }
 
 struct ServeArgs {
   std::string model, tokenizer, alias;
-  std::string index;  // --index: a search index (tweetlm index)
+  std::string index;   // --index: a search index (tweetlm index)
+  std::string safety;  // --safety: a brand-safety classifier (tweetlm ads train-safety)
   serve::ServerOptions opt;
 };
 
 // The state the app routes read: opened once, before the server starts, and only read after.
 struct Apps {
   std::unique_ptr<apps::SearchIndex> index;
+  std::optional<apps::SafetyClassifier> safety;
+  const apps::SafetyClassifier* classifier() const { return safety ? &*safety : nullptr; }
 };
 
 void add_app_routes(ServeArgs& a, Apps& apps, const LoadedModel& lm) {
@@ -45,6 +50,22 @@ void add_app_routes(ServeArgs& a, Apps& apps, const LoadedModel& lm) {
                        apps.index->dim(), lm.model->config().dim);
     opt.app_info["search"] = strprintf("%zu tweets from %s", apps.index->size(), a.index.c_str());
   }
+  if (!a.safety.empty()) {
+    apps.safety = apps::SafetyClassifier::load(a.safety);
+    if (apps.safety->dim != lm.model->config().dim || apps.safety->n_layers > lm.model->config().n_layers)
+      throw user_error(a.safety, "the classifier was trained on features of width %d and %d layers, the model has %d and %d",
+                       apps.safety->dim, apps.safety->n_layers, lm.model->config().dim, lm.model->config().n_layers);
+    opt.app_info["safety"] = strprintf("%zu probes from %s", apps.safety->probes.size(), a.safety.c_str());
+  }
+  opt.app_routes.push_back({"/v1/ads/safety", [&apps](const nlohmann::json& body, TextModel& model) {
+                              return apps::ads_safety_api(body, apps.classifier(), model);
+                            }});
+  opt.app_routes.push_back({"/v1/ads/match", [&apps](const nlohmann::json& body, TextModel& model) {
+                              return apps::ads_match_api(body, apps.classifier(), model);
+                            }});
+  opt.app_routes.push_back({"/v1/ads/copy", [&apps](const nlohmann::json& body, TextModel& model) {
+                              return apps::ads_copy_api(body, apps.classifier(), model);
+                            }});
   opt.app_routes.push_back({"/v1/search", [&apps](const nlohmann::json& body, TextModel& model) {
                               if (!apps.index)
                                 throw serve::ApiError(404, "this server has no search index (start it with --index DIR)");
@@ -121,6 +142,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--run", o.run_dir, "Training output directory whose metrics.jsonl the web page plots");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the model's");
   cmd->add_option("--index", a->index, "Search index (tweetlm index) answering POST /v1/search");
+  cmd->add_option("--safety", a->safety, "Brand-safety classifier (tweetlm ads train-safety) for /v1/ads/*");
   return [a] { return run_serve(*a); };
 }
 

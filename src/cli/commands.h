@@ -22,5 +22,6 @@ Runner add_export(CLI::App& app);     // a model in other formats (GGUF)
 Runner add_serve(CLI::App& app);      // OpenAI-compatible HTTP server (src/serve)
 Runner add_index(CLI::App& app);      // tweet search index: SQLite FTS5 + HNSW (src/apps/search)
 Runner add_search(CLI::App& app);     // one query against a search index
+Runner add_ads(CLI::App& app);        // ads train-safety | safety | match | copy (src/apps/ads)
 
 }  // namespace tlm::cli

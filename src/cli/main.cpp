@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   add(tlm::cli::add_serve);
   add(tlm::cli::add_index);
   add(tlm::cli::add_search);
+  add(tlm::cli::add_ads);
 
   try {
     app.parse(argc, argv);
