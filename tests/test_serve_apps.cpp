@@ -5,11 +5,14 @@
 // are 400s naming the field, and a server without an index says so with a 404.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "core/rng.h"
 #include "fixtures.h"
 #include "serve_fixture.h"
 #include "train_fixture.h"
@@ -19,6 +22,31 @@ namespace {
 
 using nlohmann::json;
 
+// TweetEval-shaped offensive/ and hate/ folders where one word decides the label ("rain":
+// offensive, "game": hate; the other task's word appears at random, so each probe learns to
+// ignore it), in the tiny corpus's words, for `ads train-safety`.
+void write_safety_data(const std::string& root) {
+  const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "happy", "day", "coffee", "sun", "we", "love"};
+  Rng rng(21);
+  for (auto [task, marker, other] : {std::tuple<const char*, const char*, const char*>{"offensive", "rain", "game"},
+                                     {"hate", "game", "rain"}}) {
+    const std::string dir = root + "/" + task;
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/mapping.txt") << "0\tnot\n1\t" << task << "\n";
+    for (auto [split, n] : {std::pair<const char*, int>{"train", 200}, {"val", 80}, {"test", 80}}) {
+      std::ofstream t(dir + "/" + split + "_text.txt"), l(dir + "/" + split + "_labels.txt");
+      for (int i = 0; i < n; i++) {
+        const int label = int(rng.below(2));
+        std::string text;
+        for (int k = 0; k < 5; k++) text += std::string(k ? " " : "") + words[rng.below(12)];
+        if (rng.below(2)) text += std::string(" ") + other;
+        t << text << (label ? std::string(" ") + marker : "") << "\n";
+        l << label << "\n";
+      }
+    }
+  }
+}
+
 class ServeApps : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -27,19 +55,35 @@ class ServeApps : public ::testing::Test {
     err_ = testing::train_tiny_run(d);
     if (!err_.empty()) return;
     auto r = testing::run_program(testing::tweetlm({"-q", "index", "-i", d + "/prep", "-m", d + "/run", "-o", d + "/idx"}), d);
-    if (r.rc != 0) err_ = "index failed: " + r.err;
+    if (r.rc != 0) {
+      err_ = "index failed: " + r.err;
+      return;
+    }
+    write_safety_data(d + "/te");
+    r = testing::run_program(testing::tweetlm({"-q", "ads", "train-safety", "--data", d + "/te", "-m", d + "/run", "-o",
+                                               d + "/safety.json", "--max-iter", "100"}),
+                             d);
+    if (r.rc != 0) err_ = "train-safety failed: " + r.err;
   }
-  static void TearDownTestSuite() { delete tmp_; }
-  static std::vector<json> cli_search(const std::string& query, const std::string& mode, int k) {
-    auto r = testing::run_program(testing::tweetlm({"-q", "search", "-x", *tmp_ / "idx", "-m", *tmp_ / "run", query,
-                                                    "--mode", mode, "-k", std::to_string(k), "--json"}),
-                                  tmp_->path());
+  // The JSON lines a CLI command prints.
+  static std::vector<json> cli_json(const std::vector<std::string>& args) {
+    auto r = testing::run_program(testing::tweetlm(args), tmp_->path());
     EXPECT_EQ(r.rc, 0) << r.err;
     std::vector<json> out;
     std::istringstream s(r.out);
     for (std::string line; std::getline(s, line);)
       if (!line.empty()) out.push_back(json::parse(line));
     return out;
+  }
+  static void TearDownTestSuite() { delete tmp_; }
+  static std::vector<json> cli_search(const std::string& query, const std::string& mode, int k) {
+    return cli_json({"-q", "search", "-x", *tmp_ / "idx", "-m", *tmp_ / "run", query, "--mode", mode, "-k",
+                     std::to_string(k), "--json"});
+  }
+  // Each server its own log folder: ServerProcess reads its port from the log.
+  static std::string log_dir(const std::string& name) {
+    std::filesystem::create_directories(*tmp_ / name);
+    return *tmp_ / name;
   }
   static inline testing::TempDir* tmp_ = nullptr;
   static inline std::string err_;
@@ -51,7 +95,7 @@ httplib::Result post(httplib::Client& c, const std::string& path, const json& bo
 
 TEST_F(ServeApps, SearchAnswersWhatTheCliAnswers) {
   ASSERT_EQ(err_, "");
-  testing::ServerProcess server(*tmp_ / "run", {"--index", *tmp_ / "idx", "--parallel", "2"}, tmp_->path());
+  testing::ServerProcess server(*tmp_ / "run", {"--index", *tmp_ / "idx", "--parallel", "2"}, log_dir("search"));
   ASSERT_TRUE(server.ok()) << server.log();
   httplib::Client c(server.url());
   c.set_read_timeout(60, 0);
@@ -88,10 +132,88 @@ TEST_F(ServeApps, SearchAnswersWhatTheCliAnswers) {
   EXPECT_EQ(server.stop(), 0) << server.log();
 }
 
+TEST_F(ServeApps, AdsAnswerWhatTheCliAnswers) {
+  ASSERT_EQ(err_, "");
+  const std::vector<std::string> tweets = {"the cat sat on a mat", "rain rain on the day", "we love the game",
+                                           "happy coffee day"};
+  std::string lines;
+  for (const auto& t : tweets) lines += t + "\n";
+  testing::write_file(*tmp_ / "tweets.txt", lines);
+  const json campaigns = json::array(
+      {{{"name", "coffee"}, {"description", "coffee and latte"}, {"keywords", {"coffee"}}, {"min_safety", 0.5}},
+       {{"name", "cats"}, {"description", "cat food"}, {"keywords", {"cat", "mat"}}, {"min_safety", 0.0}}});
+  testing::write_file(*tmp_ / "campaigns.json", campaigns.dump());
+
+  testing::ServerProcess server(*tmp_ / "run", {"--safety", *tmp_ / "safety.json", "--parallel", "2"}, log_dir("ads"));
+  ASSERT_TRUE(server.ok()) << server.log();
+  httplib::Client c(server.url());
+  c.set_read_timeout(60, 0);
+
+  // Safety: the engine's features give the risks of the in-process model.
+  const std::vector<json> cli = cli_json({"-q", "ads", "safety", "-m", *tmp_ / "run", "--classifier", *tmp_ / "safety.json",
+                                          "-i", *tmp_ / "tweets.txt", "--json"});
+  auto res = post(c, "/v1/ads/safety", {{"input", tweets}});
+  ASSERT_TRUE(res) << httplib::to_string(res.error()) << "\n" << server.log();
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  ASSERT_EQ(j["results"].size(), tweets.size());
+  ASSERT_EQ(cli.size(), tweets.size());
+  for (size_t i = 0; i < tweets.size(); i++) {
+    EXPECT_NEAR(j["results"][i]["risk"].get<double>(), cli[i]["risk"].get<double>(), 1e-5) << i;
+    EXPECT_EQ(j["results"][i]["labels"], cli[i]["labels"]) << i;
+  }
+  // The deciding words were learnt: "rain" offensive, "game" hate.
+  EXPECT_EQ(j["results"][1]["labels"], json::array({"offensive"})) << j.dump();
+  EXPECT_EQ(j["results"][2]["labels"], json::array({"hate"})) << j.dump();
+  EXPECT_EQ(j["results"][0]["labels"], json::array({"safe"})) << j.dump();
+
+  // Targeting: the same ranking and exclusions as the CLI.
+  const std::vector<json> cli_match = cli_json({"-q", "ads", "match", "-m", *tmp_ / "run", "--classifier", *tmp_ / "safety.json",
+                                                "--campaigns", *tmp_ / "campaigns.json", "-i", *tmp_ / "tweets.txt", "--json"});
+  res = post(c, "/v1/ads/match", {{"campaigns", campaigns}, {"input", tweets}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  j = json::parse(res->body);
+  ASSERT_EQ(cli_match.size(), tweets.size());
+  for (size_t i = 0; i < tweets.size(); i++) {
+    const json& a = j["results"][i]["campaigns"];
+    const json& b = cli_match[i]["campaigns"];
+    ASSERT_EQ(a.size(), b.size()) << i << ": " << j.dump() << " vs " << cli_match[i].dump();
+    for (size_t k = 0; k < a.size(); k++) {
+      EXPECT_EQ(a[k]["campaign"], b[k]["campaign"]) << i;
+      EXPECT_NEAR(a[k]["score"].get<double>(), b[k]["score"].get<double>(), 1e-5) << i;
+    }
+  }
+  // The cat tweet gets the cat campaign first; the offensive one gets no coffee ad (min_safety).
+  ASSERT_FALSE(j["results"][0]["campaigns"].empty());
+  EXPECT_EQ(j["results"][0]["campaigns"][0]["campaign"], "cats");
+  for (const json& cs : j["results"][1]["campaigns"]) EXPECT_NE(cs["campaign"], "coffee");
+
+  // Ad copy through the engine: at most n, within 280 weighted characters, best first.
+  res = post(c, "/v1/ads/copy", {{"product", "cat coffee"}, {"n", 2}, {"seed", 3}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  j = json::parse(res->body);
+  ASSERT_LE(j["ads"].size(), 2u);
+  for (size_t k = 0; k < j["ads"].size(); k++) {
+    EXPECT_LE(j["ads"][k]["length"].get<int>(), 280);
+    if (k) EXPECT_GE(j["ads"][k - 1]["score"].get<double>(), j["ads"][k]["score"].get<double>());
+  }
+  for (const auto& [path, bad] : std::vector<std::pair<std::string, json>>{{"/v1/ads/safety", {{"input", 5}}},
+                                                                            {"/v1/ads/match", {{"input", "x"}}},
+                                                                            {"/v1/ads/copy", {{"n", 2}}},
+                                                                            {"/v1/ads/copy", {{"product", "x"}, {"n", -1}}}}) {
+    res = post(c, path, bad);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << path << " " << bad << " -> " << res->body;
+  }
+  EXPECT_EQ(server.stop(), 0) << server.log();
+}
+
 TEST_F(ServeApps, WithoutAnIndexSearchIsA404AndABadIndexStopsTheStart) {
   ASSERT_EQ(err_, "");
   {
-    testing::ServerProcess server(*tmp_ / "run", {}, tmp_->path());
+    testing::ServerProcess server(*tmp_ / "run", {}, log_dir("plain"));
     ASSERT_TRUE(server.ok()) << server.log();
     httplib::Client c(server.url());
     auto res = post(c, "/v1/search", {{"query", "cat"}});
