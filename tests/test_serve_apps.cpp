@@ -5,14 +5,12 @@
 // are 400s naming the field, and a server without an index says so with a 404.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <sstream>
-#include <tuple>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "core/rng.h"
+#include "apps_fixture.h"
 #include "fixtures.h"
 #include "serve_fixture.h"
 #include "train_fixture.h"
@@ -22,31 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-// TweetEval-shaped offensive/ and hate/ folders where one word decides the label ("rain":
-// offensive, "game": hate; the other task's word appears at random, so each probe learns to
-// ignore it), in the tiny corpus's words, for `ads train-safety`.
-void write_safety_data(const std::string& root) {
-  const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "happy", "day", "coffee", "sun", "we", "love"};
-  Rng rng(21);
-  for (auto [task, marker, other] : {std::tuple<const char*, const char*, const char*>{"offensive", "rain", "game"},
-                                     {"hate", "game", "rain"}}) {
-    const std::string dir = root + "/" + task;
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/mapping.txt") << "0\tnot\n1\t" << task << "\n";
-    for (auto [split, n] : {std::pair<const char*, int>{"train", 200}, {"val", 80}, {"test", 80}}) {
-      std::ofstream t(dir + "/" + split + "_text.txt"), l(dir + "/" + split + "_labels.txt");
-      for (int i = 0; i < n; i++) {
-        const int label = int(rng.below(2));
-        std::string text;
-        for (int k = 0; k < 5; k++) text += std::string(k ? " " : "") + words[rng.below(12)];
-        if (rng.below(2)) text += std::string(" ") + other;
-        t << text << (label ? std::string(" ") + marker : "") << "\n";
-        l << label << "\n";
-      }
-    }
-  }
-}
-
 class ServeApps : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -54,16 +27,7 @@ class ServeApps : public ::testing::Test {
     const std::string d = tmp_->path();
     err_ = testing::train_tiny_run(d);
     if (!err_.empty()) return;
-    auto r = testing::run_program(testing::tweetlm({"-q", "index", "-i", d + "/prep", "-m", d + "/run", "-o", d + "/idx"}), d);
-    if (r.rc != 0) {
-      err_ = "index failed: " + r.err;
-      return;
-    }
-    write_safety_data(d + "/te");
-    r = testing::run_program(testing::tweetlm({"-q", "ads", "train-safety", "--data", d + "/te", "-m", d + "/run", "-o",
-                                               d + "/safety.json", "--max-iter", "100"}),
-                             d);
-    if (r.rc != 0) err_ = "train-safety failed: " + r.err;
+    err_ = testing::make_app_files(d);
   }
   // The JSON lines a CLI command prints.
   static std::vector<json> cli_json(const std::vector<std::string>& args) {
@@ -134,7 +98,7 @@ TEST_F(ServeApps, SearchAnswersWhatTheCliAnswers) {
 
 TEST_F(ServeApps, AdsAnswerWhatTheCliAnswers) {
   ASSERT_EQ(err_, "");
-  const std::vector<std::string> tweets = {"the cat sat on a mat", "rain rain on the day", "we love the game",
+  const std::vector<std::string> tweets = {"the cat sat on a mat", "zebra on the day", "we love the xylophone",
                                            "happy coffee day"};
   std::string lines;
   for (const auto& t : tweets) lines += t + "\n";
@@ -162,7 +126,7 @@ TEST_F(ServeApps, AdsAnswerWhatTheCliAnswers) {
     EXPECT_NEAR(j["results"][i]["risk"].get<double>(), cli[i]["risk"].get<double>(), 1e-5) << i;
     EXPECT_EQ(j["results"][i]["labels"], cli[i]["labels"]) << i;
   }
-  // The deciding words were learnt: "rain" offensive, "game" hate.
+  // The deciding words were learnt: "zebra" offensive, "xylophone" hate.
   EXPECT_EQ(j["results"][1]["labels"], json::array({"offensive"})) << j.dump();
   EXPECT_EQ(j["results"][2]["labels"], json::array({"hate"})) << j.dump();
   EXPECT_EQ(j["results"][0]["labels"], json::array({"safe"})) << j.dump();

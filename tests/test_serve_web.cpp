@@ -5,7 +5,9 @@
 // neither drops nor repeats text), every metrics line with a loss must be a point of the loss
 // chart, and the screenshot must be a PNG. The server runs with --api-key, so the page's key
 // handling (localStorage, Authorization header on every request) is on the path too.
-// Without chromium or playwright-core the test FAILS, naming scripts/setup.sh.
+// The Search and Ads tabs (tests/node/web_apps.js) run a hybrid search, write ads, check brand
+// safety and run the targeting example, each of which must show what the API answers.
+// Without chromium or playwright-core the tests FAIL, naming scripts/setup.sh.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,6 +19,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "apps_fixture.h"
 #include "fixtures.h"
 #include "serve_fixture.h"
 #include "train_fixture.h"
@@ -131,6 +134,69 @@ TEST_F(ServeWeb, PageStreamsTheSameTextAsTheApiAndPlotsTheRun) {
   EXPECT_GT(bytes.size(), 1000u);
   EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
 
+  EXPECT_EQ(server.stop(), 0) << server.log();
+}
+
+TEST_F(ServeWeb, SearchAndAdsTabsShowWhatTheApiAnswers) {
+  const std::string problem = browser_problem();
+  ASSERT_EQ(problem, "") << "the web page test needs chromium and playwright-core";
+  ASSERT_EQ(setup_error_, "");
+  const std::string d = tmp_->path(), shots = d + "/shots-apps";
+  ASSERT_EQ(testing::make_app_files(d), "");
+  std::filesystem::create_directories(d + "/apps-log");
+  testing::ServerProcess server(d + "/run", {"--index", d + "/idx", "--safety", d + "/safety.json", "--api-key", kApiKey,
+                                             "--parallel", "2", "--run", d + "/run"},
+                                d + "/apps-log");
+  ASSERT_TRUE(server.ok()) << server.log();
+  httplib::Client client(server.url());
+  client.set_read_timeout(60, 0);
+  client.set_bearer_token_auth(kApiKey);
+  const json req = {{"query", "happy coffee"}, {"mode", "hybrid"}, {"k", 10}};
+  auto res = client.Post("/v1/search", req.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json api = json::parse(res->body);
+  ASSERT_FALSE(api["results"].empty());
+  // What the Ads tab's copy form sends (web_apps.js: n 2, the page's temperature and seed).
+  const json copy_req = {{"product", "cat coffee"}, {"n", 2}, {"temperature", 0.9}, {"seed", 1}};
+  res = client.Post("/v1/ads/copy", copy_req.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json copy_api = json::parse(res->body);
+  std::printf("ads copy: %s\n", copy_api.dump().c_str());
+
+  auto r = testing::run_program({"node", testing::repo_root() + "/tests/node/web_apps.js", server.url(), shots, "--query",
+                                 "happy coffee", "--product", "cat coffee", "--api-key", kApiKey},
+                                d);
+  ASSERT_EQ(r.rc, 0) << "web_apps.js failed:\n" << r.err << r.out << "\nserver log:\n" << server.log();
+  const json page = json::parse(r.out);
+  // The results list is the API's, in order, with the matched words marked.
+  const json& s = page["search"];
+  EXPECT_EQ(s["error"], "");
+  ASSERT_EQ(s["count"].get<size_t>(), api["results"].size());
+  for (size_t i = 0; i < api["results"].size(); i++) EXPECT_EQ(s["ids"][i], api["results"][i]["id"]) << i;
+  bool marked = false;
+  for (const json& m : s["marked"]) marked |= m == "happy" || m == "coffee";
+  EXPECT_TRUE(marked) << s.dump();
+  EXPECT_EQ(s["hash"], "#search");
+  // Ads: two ads within 280; a risk per safety line (the page's example: 2 lines); the
+  // targeting example's two tweets each get a row.
+  EXPECT_EQ(page["ads_error"], "") << page.dump();
+  ASSERT_EQ(page["copy"]["count"].get<size_t>(), copy_api["ads"].size()) << page.dump();
+  for (size_t i = 0; i < copy_api["ads"].size(); i++) {
+    EXPECT_EQ(page["copy"]["texts"][i], copy_api["ads"][i]["text"]) << i;
+    EXPECT_LE(page["copy"]["lengths"][i].get<int>(), 280);
+  }
+  EXPECT_EQ(page["safety"]["count"], 2);
+  for (const json& risk : page["safety"]["risks"]) {
+    EXPECT_GE(risk.get<double>(), 0.0);
+    EXPECT_LE(risk.get<double>(), 1.0);
+  }
+  EXPECT_EQ(page["match"]["count"], 2);
+  for (const char* png : {"/web_search.png", "/web_ads.png"}) {
+    const std::string bytes = testing::slurp(shots + png);
+    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << png;
+  }
   EXPECT_EQ(server.stop(), 0) << server.log();
 }
 
