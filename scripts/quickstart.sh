@@ -57,6 +57,14 @@ echo "--- continuing a prompt: \"The secret of life is\""
 build/src/tweetlm generate -m "$out/run" -p "The secret of life is" -n 40 --temp 0.7 -s 7 2>/dev/null
 echo
 
+echo
+echo "== 6. search: index the corpus (SQLite FTS5 + the model's embeddings in HNSW) and ask it"
+# Rebuilt each time: a re-run may have trained the model further, and an index keeps the
+# vectors of one model only.
+rm -rf "$out/index"
+build/src/tweetlm index -i "$out" -m "$out/run" -o "$out/index"
+build/src/tweetlm search -x "$out/index" "love and life" -k 3 --mode hybrid
+
 cat <<MSG
 
 Done. The corpus is in $out/{train,val,test}.jsonl (report: $out/report.json), the tokenizer in
@@ -69,7 +77,12 @@ Go further:
       # open http://127.0.0.1:8080, or from another shell:
       # curl -s localhost:8080/v1/completions -H 'Content-Type: application/json' \\
       #   -d '{"prompt": "Life is", "max_tokens": 40}'
+  build/src/tweetlm search -x $out/index "your words" --mode bm25|dense|hybrid   # tweet search
+  build/src/tweetlm ads copy -m $out/run --product "a cold brew" --keywords coffee -n 3   # ad copy
   build/src/tweetlm export -m $out/run --format gguf -o model.gguf   # for llama.cpp, ollama, LM Studio
+  bench/tweeteval_lm.sh    # train on TweetEval, then: TweetEval probe table, bits/byte on its test tweets
+  build/src/tweetlm eval tweeteval -m $out/run --data ../shared/data/tweeteval   # TweetEval (a TweetEval folder)
+  build/src/tweetlm serve -m $out/run --index $out/index    # + the Search and Ads tabs of the page
   build/src/tweetlm train --help                                             # all training options
   mpirun -np 2 build/src/tweetlm train --data $out/shards --tokenizer $out/tokenizer.json \
       --out $out/run-dp --model small -T 64 -b 8 --steps 600 --zero 1   # 2 processes (as root: --allow-run-as-root)
