@@ -1,6 +1,9 @@
 // JSON string escaping (see json.h).
 #include "core/json.h"
 
+#include "core/check.h"
+#include "core/file.h"
+
 namespace tlm {
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -26,6 +29,15 @@ void append_json_string(std::string& out, std::string_view s) {
   }
   out.append(s.data() + run, s.size() - run);
   out.push_back('"');
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  if (!path_exists(path)) throw user_error(path, "no such file");
+  try {
+    return nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw user_error(path, "not valid JSON (%s)", e.what());
+  }
 }
 
 }  // namespace tlm

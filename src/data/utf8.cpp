@@ -1,8 +1,11 @@
 // UTF-8 validation, repair and decoding (see utf8.h). Hand-written rather than via utf8proc
-// because repair needs the maximal-subpart rule and these loops sit on the ingestion hot path.
+// because repair needs the maximal-subpart rule and these loops sit on the ingestion hot path;
+// is_word_code_point asks utf8proc for the Unicode category.
 #include "data/utf8.h"
 
 #include <cstring>
+
+#include <utf8proc.h>
 
 namespace tlm {
 
@@ -111,6 +114,18 @@ size_t utf8_length(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
+}
+
+bool is_word_code_point(uint32_t cp) {
+  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
+  switch (utf8proc_category(utf8proc_int32_t(cp))) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace tlm

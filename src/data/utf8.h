@@ -30,4 +30,8 @@ inline bool is_white_space(uint32_t cp) {
 // Number of code points in valid UTF-8.
 size_t utf8_length(std::string_view s);
 
+// A letter, mark or digit (Unicode categories L*, M*, N*): what makes up a word for keyword
+// matching and TF-IDF terms.
+bool is_word_code_point(uint32_t cp);
+
 }  // namespace tlm

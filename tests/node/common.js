@@ -74,9 +74,24 @@ async function openBrowserPage(apiKey, timeoutMs) {
   return { browser, page, problems };
 }
 
+// Runs an async main; a thrown error is one line on stderr and exit code 1.
+function runMain(name, main) {
+  main().catch((e) => {
+    process.stderr.write(`${name}: ${e.stack || e}\n`);
+    process.exit(1);
+  });
+}
+
+// Prints the problems a page run collected and exits 1 when there are any.
+function failOnProblems(name, problems) {
+  if (!problems.length) return;
+  for (const p of problems) process.stderr.write(`${name}: ${p}\n`);
+  process.exit(1);
+}
+
 function nowS() {
   return Number(process.hrtime.bigint()) / 1e9;
 }
 
 module.exports = { repoRoot, nodeDir, requireClient, clientDir, die, readJsonLines, writeIdLines, readTextLines, nowS,
-                   openBrowserPage };
+                   openBrowserPage, runMain, failOnProblems };

@@ -13,7 +13,7 @@
 
 const fs = require('fs');
 const path = require('path');
-const { openBrowserPage, die } = require('./common');
+const { openBrowserPage, runMain, failOnProblems, die } = require('./common');
 
 const TIMEOUT_MS = 60000;
 
@@ -109,13 +109,7 @@ async function main() {
   } finally {
     await browser.close();
   }
-  if (problems.length) {
-    for (const p of problems) process.stderr.write(`web_apps.js: ${p}\n`);
-    process.exit(1);
-  }
+  failOnProblems('web_apps.js', problems);
 }
 
-main().catch((e) => {
-  process.stderr.write(`web_apps.js: ${e.stack || e}\n`);
-  process.exit(1);
-});
+runMain('web_apps.js', main);

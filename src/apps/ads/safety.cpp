@@ -10,6 +10,7 @@
 #include "apps/eval/metrics.h"
 #include "core/check.h"
 #include "core/file.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/progress.h"
 
@@ -393,15 +394,6 @@ SafetyClassifier SafetyClassifier::from_json(const json& j, const std::string& w
 
 void SafetyClassifier::save(const std::string& path) const { atomic_write_file(path, to_json().dump(1) + "\n"); }
 
-SafetyClassifier SafetyClassifier::load(const std::string& path) {
-  if (!path_exists(path)) throw user_error(path, "no such file");
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw user_error(path, "not valid JSON (%s)", e.what());
-  }
-  return from_json(j, path);
-}
+SafetyClassifier SafetyClassifier::load(const std::string& path) { return from_json(read_json_file(path), path); }
 
 }  // namespace tlm::apps

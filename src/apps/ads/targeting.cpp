@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/file.h"
+#include "core/json.h"
 
 namespace tlm::apps {
 
@@ -94,16 +95,7 @@ std::vector<Campaign> parse_campaigns(const json& j, const std::string& what) {
   return out;
 }
 
-std::vector<Campaign> load_campaigns(const std::string& path) {
-  if (!path_exists(path)) throw user_error(path, "no such file");
-  json j;
-  try {
-    j = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw user_error(path, "not valid JSON (%s)", e.what());
-  }
-  return parse_campaigns(j, path);
-}
+std::vector<Campaign> load_campaigns(const std::string& path) { return parse_campaigns(read_json_file(path), path); }
 
 std::vector<TweetMatch> match_campaigns(const std::vector<Campaign>& campaigns, const std::vector<AdTweet>& tweets,
                                         TextModel& model, const SafetyClassifier* classifier, const MatchOptions& opt) {

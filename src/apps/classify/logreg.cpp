@@ -12,6 +12,7 @@
 
 #include "core/check.h"
 #include "core/file.h"
+#include "core/json.h"
 
 namespace tlm::apps {
 
@@ -291,15 +292,6 @@ LogisticRegression LogisticRegression::from_json(const nlohmann::json& j, const 
 
 void LogisticRegression::save(const std::string& path) const { atomic_write_file(path, to_json().dump()); }
 
-LogisticRegression LogisticRegression::load(const std::string& path) {
-  if (!path_exists(path)) throw user_error(path, "no such file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw user_error(path, "not valid JSON: %s", e.what());
-  }
-  return from_json(j, path);
-}
+LogisticRegression LogisticRegression::load(const std::string& path) { return from_json(read_json_file(path), path); }
 
 }  // namespace tlm::apps

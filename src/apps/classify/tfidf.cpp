@@ -13,17 +13,7 @@ namespace tlm::apps {
 
 namespace {
 
-bool word_char(uint32_t cp) {
-  if (cp == '_' || cp == '\'') return true;
-  switch (utf8proc_category(utf8proc_int32_t(cp))) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
-      return true;
-    default:
-      return false;
-  }
-}
+bool word_char(uint32_t cp) { return cp == '_' || cp == '\'' || is_word_code_point(cp); }
 
 bool separator(uint32_t cp) {
   if (is_white_space(cp)) return true;
