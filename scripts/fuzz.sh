@@ -14,7 +14,7 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   exit 2
 fi
 build=build-fuzz
-targets=(fuzz_json fuzz_csv fuzz_text fuzz_normalize fuzz_detect fuzz_shards fuzz_tokenizer_json fuzz_encode fuzz_safetensors fuzz_gguf fuzz_hf_index)
+targets=(fuzz_json fuzz_csv fuzz_text fuzz_normalize fuzz_detect fuzz_shards fuzz_tokenizer_json fuzz_encode fuzz_safetensors fuzz_gguf fuzz_hf_index fuzz_tweet_length fuzz_campaigns)
 # -fno-sanitize-recover: a UBSan report must stop the run, or libFuzzer would not keep the input.
 sanitize="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
