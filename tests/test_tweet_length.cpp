@@ -104,3 +104,17 @@ TEST(TweetLength, TruncateNeverSplitsEmojiOrUrls) {
   EXPECT_EQ(truncate_tweet(xs + " https://example.com/abc"), xs);
   EXPECT_EQ(tweet_length(truncate_tweet(repeat("\u6545", 200), 10)), 10);
 }
+
+// A prefix is counted afresh: "aaaaax.tv" cut from "aaaaax.tv3" (text) would read as a URL
+// (23) and overflow the limit; the cut must still fit (found by fuzz/fuzz_tweet_length).
+TEST(TweetLength, ACutThatWouldBecomeAUrlStillFits) {
+  using tlm::apps::truncate_tweet;
+  using tlm::apps::tweet_length;
+  EXPECT_EQ(tweet_length("aaaaax.tv3"), 10);
+  EXPECT_EQ(tweet_length("aaaaax.tv"), 23);
+  for (int limit = 0; limit <= 10; limit++) {
+    const std::string cut = truncate_tweet("aaaaax.tv3", limit);
+    EXPECT_LE(tweet_length(cut), limit) << limit << ": '" << cut << "'";
+  }
+  EXPECT_EQ(truncate_tweet("aaaaax.tv3", 10), "aaaaax.tv3");
+}

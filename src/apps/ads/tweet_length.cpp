@@ -270,7 +270,18 @@ std::string truncate_tweet(std::string_view text, int max_length) {
       break;
     }
   t.resize(cut);
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\t')) t.pop_back();
+  auto trim = [&t] {
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\n' || t.back() == '\t')) t.pop_back();
+  };
+  trim();
+  // A prefix is counted afresh, and its end can read differently from the whole text: "x.tv"
+  // cut from "x.tv3" becomes a URL (23). Drop whole units from the end until it fits (found by
+  // fuzz/fuzz_tweet_length); each round shortens t, and the empty text fits.
+  while (tweet_length(t) > max_length) {
+    const std::vector<TweetUnit> u = tweet_units(t);
+    t.resize(u.size() > 1 ? u[u.size() - 2].end : 0);
+    trim();
+  }
   return t;
 }
 
