@@ -1,7 +1,7 @@
 // What the tests of the applications' server routes share (test_serve_apps, test_serve_web):
 // beside a tiny trained run (train_fixture.h: DIR/prep, DIR/run), a search index of its corpus
-// (DIR/idx) and a brand-safety classifier (DIR/safety.json) trained on a synthetic TweetEval
-// whose answer is known.
+// (DIR/idx), a brand-safety classifier (DIR/safety.json) trained on a synthetic TweetEval whose
+// answer is known, and the model's TweetEval scores on it (DIR/eval.json).
 #pragma once
 
 #include <filesystem>
@@ -40,8 +40,9 @@ inline void write_safety_data(const std::string& root) {
   }
 }
 
-// DIR/idx (tweetlm index of DIR/prep with DIR/run) and DIR/safety.json (ads train-safety on
-// write_safety_data(DIR/te)). Returns "" or the error.
+// DIR/idx (tweetlm index of DIR/prep with DIR/run), DIR/safety.json (ads train-safety on
+// write_safety_data(DIR/te)) and DIR/eval.json (eval tweeteval --json on the same tasks).
+// Returns "" or the error.
 inline std::string make_app_files(const std::string& d) {
   RunResult r = run_program(tweetlm({"-q", "index", "-i", d + "/prep", "-m", d + "/run", "-o", d + "/idx"}), d);
   if (r.rc != 0) return "index failed: " + r.err;
@@ -49,7 +50,12 @@ inline std::string make_app_files(const std::string& d) {
   r = run_program(tweetlm({"-q", "ads", "train-safety", "--data", d + "/te", "-m", d + "/run", "-o", d + "/safety.json",
                            "--max-iter", "100"}),
                   d);
-  return r.rc == 0 ? "" : "train-safety failed: " + r.err;
+  if (r.rc != 0) return "train-safety failed: " + r.err;
+  // DIR/eval.json: TweetEval scores of the model on the same two synthetic tasks (serve --eval).
+  r = run_program(tweetlm({"-q", "eval", "tweeteval", "-m", d + "/run", "--data", d + "/te", "--tasks", "offensive,hate",
+                           "--json", d + "/eval.json"}),
+                  d);
+  return r.rc == 0 ? "" : "eval tweeteval failed: " + r.err;
 }
 
 }  // namespace tlm::testing

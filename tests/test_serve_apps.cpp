@@ -108,10 +108,18 @@ TEST_F(ServeApps, AdsAnswerWhatTheCliAnswers) {
        {{"name", "cats"}, {"description", "cat food"}, {"keywords", {"cat", "mat"}}, {"min_safety", 0.0}}});
   testing::write_file(*tmp_ / "campaigns.json", campaigns.dump());
 
-  testing::ServerProcess server(*tmp_ / "run", {"--safety", *tmp_ / "safety.json", "--parallel", "2"}, log_dir("ads"));
+  testing::ServerProcess server(*tmp_ / "run", {"--safety", *tmp_ / "safety.json", "--parallel", "2", "--eval",
+                                               *tmp_ / "eval.json"},
+                                log_dir("ads"));
   ASSERT_TRUE(server.ok()) << server.log();
   httplib::Client c(server.url());
   c.set_read_timeout(60, 0);
+
+  // The --eval scores, as written.
+  auto got = c.Get("/v1/eval/tweeteval");
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200) << got->body;
+  EXPECT_EQ(json::parse(got->body), json::parse(testing::slurp(*tmp_ / "eval.json")));
 
   // Safety: the engine's features give the risks of the in-process model.
   const std::vector<json> cli = cli_json({"-q", "ads", "safety", "-m", *tmp_ / "run", "--classifier", *tmp_ / "safety.json",
@@ -184,12 +192,19 @@ TEST_F(ServeApps, WithoutAnIndexSearchIsA404AndABadIndexStopsTheStart) {
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 404) << res->body;
     EXPECT_NE(res->body.find("--index"), std::string::npos) << res->body;
+    auto got = c.Get("/v1/eval/tweeteval");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->status, 404) << got->body;
     EXPECT_EQ(server.stop(), 0) << server.log();
   }
   auto r = testing::run_program(testing::tweetlm({"serve", "-m", *tmp_ / "run", "--port", "0", "--index", *tmp_ / "nope"}),
                                 tmp_->path());
   EXPECT_EQ(r.rc, 2) << r.err;
   EXPECT_NE(r.err.find("nope"), std::string::npos) << r.err;
+  r = testing::run_program(testing::tweetlm({"serve", "-m", *tmp_ / "run", "--port", "0", "--eval", *tmp_ / "safety.json"}),
+                           tmp_->path());
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("--eval"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps_fixture.h"
+#include "core/check.h"
 #include "fixtures.h"
 #include "serve_fixture.h"
 #include "train_fixture.h"
@@ -145,7 +146,7 @@ TEST_F(ServeWeb, SearchAndAdsTabsShowWhatTheApiAnswers) {
   ASSERT_EQ(testing::make_app_files(d), "");
   std::filesystem::create_directories(d + "/apps-log");
   testing::ServerProcess server(d + "/run", {"--index", d + "/idx", "--safety", d + "/safety.json", "--api-key", kApiKey,
-                                             "--parallel", "2", "--run", d + "/run"},
+                                             "--parallel", "2", "--run", d + "/run", "--eval", d + "/eval.json"},
                                 d + "/apps-log");
   ASSERT_TRUE(server.ok()) << server.log();
   httplib::Client client(server.url());
@@ -170,6 +171,14 @@ TEST_F(ServeWeb, SearchAndAdsTabsShowWhatTheApiAnswers) {
                                 d);
   ASSERT_EQ(r.rc, 0) << "web_apps.js failed:\n" << r.err << r.out << "\nserver log:\n" << server.log();
   const json page = json::parse(r.out);
+  // The TweetEval table: our probe, the baseline and the four published rows; the probe's row
+  // shows eval.json's scores.
+  const json scores = json::parse(testing::slurp(d + "/eval.json"));
+  ASSERT_EQ(page["evaluation"]["count"], 6) << page["evaluation"];
+  const json& ours = page["evaluation"]["rows"][0];  // model, emoji, emotion, hate, ...
+  EXPECT_EQ(ours[3], strprintf("%.1f", scores["tasks"]["hate"].get<double>())) << ours;
+  EXPECT_EQ(ours[5], strprintf("%.1f", scores["tasks"]["offensive"].get<double>())) << ours;
+  EXPECT_EQ(ours[1], "–");  // emoji did not run
   // The results list is the API's, in order, with the matched words marked.
   const json& s = page["search"];
   EXPECT_EQ(s["error"], "");

@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "apps/ads/ads_api.h"
 #include "apps/search/search_api.h"
@@ -92,6 +93,9 @@ int run_serve(ServeArgs& a) {
   if (opt.max_body < 1024) throw user_error("--max-body", "must be at least 1024 bytes");
   if (!opt.run_dir.empty() && !std::filesystem::is_directory(opt.run_dir))
     throw user_error(opt.run_dir, "--run: not a directory");
+  if (!opt.eval_file.empty() && !read_json_file(opt.eval_file).contains("baseline"))
+    throw user_error(opt.eval_file, "--eval: not the JSON of 'tweetlm eval tweeteval --json'");
+  if (!opt.eval_file.empty()) opt.app_info["eval"] = opt.eval_file;
   LoadedModel lm = load_model(a.model, a.tokenizer);
   Apps apps;
   add_app_routes(a, apps, lm);
@@ -140,6 +144,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--threads-http", o.http_threads, "HTTP connections served at once")->capture_default_str();
   cmd->add_option("-a,--alias", a->alias, "Model name in /v1/models (default: the model path's base name)");
   cmd->add_option("--run", o.run_dir, "Training output directory whose metrics.jsonl the web page plots");
+  cmd->add_option("--eval", o.eval_file, "TweetEval scores (eval tweeteval --json) the web page shows");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the model's");
   cmd->add_option("--index", a->index, "Search index (tweetlm index) answering POST /v1/search");
   cmd->add_option("--safety", a->safety, "Brand-safety classifier (tweetlm ads train-safety) for /v1/ads/*");

@@ -365,6 +365,13 @@ void run_server(const LoadedModel& lm, const ServerOptions& opt, const std::atom
             send_json(res, 200, {{"routes", routes}, {"info", opt.app_info}});
           }));
 
+  svr.Get("/v1/eval/tweeteval", route(sh, "/v1/eval/tweeteval", [&](const httplib::Request&, httplib::Response& res) {
+            if (opt.eval_file.empty() || !path_exists(opt.eval_file))
+              throw ApiError(404, opt.eval_file.empty() ? "no TweetEval scores given (start the server with --eval FILE)"
+                                                        : strprintf("%s does not exist", opt.eval_file.c_str()));
+            res.set_content(read_file(opt.eval_file), "application/json");
+          }));
+
   int port = opt.port;
   if (port == 0) {
     port = svr.bind_to_any_port(opt.host.c_str());

@@ -3,7 +3,7 @@
 //
 //   node tests/node/web_apps.js URL OUT_DIR --query TEXT [--product TEXT] [--api-key KEY]
 //
-// Opens URL, switches to the Search tab, types the query (hybrid mode), clicks Search and reads
+// Opens URL, reads the TweetEval table (the server must run with --eval), switches to the Search tab, types the query (hybrid mode), clicks Search and reads
 // the results (ids, texts with <mark>ed words); switches to the Ads tab, writes ads for the
 // product, runs the brand-safety check and the targeting example that the page is filled with,
 // and reads their tables. Prints one JSON object on stdout and writes OUT_DIR/web_search.png and
@@ -49,6 +49,13 @@ async function main() {
   const { browser, page, problems } = await openBrowserPage(args.apiKey, TIMEOUT_MS);
   try {
     await page.goto(args.url);
+
+    // The TweetEval table of the first tab (the server's --eval scores), once /v1/apps has said so.
+    await page.waitForFunction(() => document.getElementById('eval-table').dataset.count !== '0');
+    const evaluation = await page.evaluate(() => ({
+      count: Number(document.getElementById('eval-table').dataset.count),
+      rows: [...document.querySelectorAll('#eval-table tr')].slice(1).map((tr) => [...tr.children].map((td) => td.textContent)),
+    }));
 
     // Search tab.
     await page.click('#tab-search');
@@ -105,7 +112,7 @@ async function main() {
     }));
     const adsError = await page.textContent('#ads-error');
     await page.screenshot({ path: path.join(args.outDir, 'web_ads.png'), fullPage: true });
-    process.stdout.write(JSON.stringify({ search, copy, safety, match, ads_error: adsError, problems }) + '\n');
+    process.stdout.write(JSON.stringify({ evaluation, search, copy, safety, match, ads_error: adsError, problems }) + '\n');
   } finally {
     await browser.close();
   }

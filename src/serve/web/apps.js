@@ -1,7 +1,8 @@
-// The Search and Ads tabs of the page of `tweetlm serve` (index.html loads this file from
-// /apps.js; the server embeds it, like the page). They call the applications' routes:
-// POST /v1/search, /v1/ads/copy, /v1/ads/safety, /v1/ads/match, and GET /v1/apps to say what
-// this server has (a search index, a brand-safety classifier). Uses index.html's helpers
+// The Search and Ads tabs of the page of `tweetlm serve`, and the TweetEval table of its first
+// tab (index.html loads this file from /apps.js; the server embeds it, like the page). They call
+// the applications' routes: POST /v1/search, /v1/ads/copy, /v1/ads/safety, /v1/ads/match,
+// GET /v1/eval/tweeteval (the --eval scores), and GET /v1/apps to say what this server has (a
+// search index, a brand-safety classifier). Uses index.html's helpers
 // ($, headers, errorText). Everything from the server is inserted as text, never as HTML: only
 // the ** marks of a search snippet become <mark> elements.
 'use strict';
@@ -154,6 +155,31 @@ async function runMatch() {
   }
 }
 
+// ------------------------------------------------------------------ TweetEval
+
+// The scores of `eval tweeteval --json` (served from --eval): our probe, the TF-IDF baseline and
+// the published rows, one row each, a column per task.
+async function loadEval() {
+  const res = await fetch('/v1/eval/tweeteval', { headers: headers(false), cache: 'no-store' });
+  if (!res.ok) return;
+  const j = await res.json();
+  const tasks = ['emoji', 'emotion', 'hate', 'irony', 'offensive', 'sentiment', 'stance'];
+  const rows = [];
+  const row = (name, scores, all) => {
+    const tr = el('tr');
+    tr.appendChild(el('td', name));
+    for (const t of tasks) tr.appendChild(el('td', scores && t in scores ? Number(scores[t]).toFixed(1) : '–'));
+    tr.appendChild(el('td', Number.isFinite(all) ? Number(all).toFixed(1) : '–'));
+    return tr;
+  };
+  if (j.tasks) rows.push(row(`tweetlm ${j.model} (linear probe)`, j.tasks, j.all));
+  if (j.baseline) rows.push(row(j.baseline.name, j.baseline.tasks, j.baseline.all));
+  for (const [name, p] of Object.entries(j.published || {})) rows.push(row(`${name} (published)`, p.tasks, p.all));
+  tableRows($('eval-table'), ['model', ...tasks, 'ALL'], rows);
+  $('eval-summary').textContent = j.complete ? 'test sets, official metrics (x 100)' :
+    'test sets, official metrics (x 100); not every task ran: ALL is the mean of those that did';
+}
+
 async function loadAppInfo() {
   try {
     const r = await (await fetch('/v1/apps', { headers: headers(false), cache: 'no-store' })).json();
@@ -161,6 +187,7 @@ async function loadAppInfo() {
     $('ads-info').textContent = info.safety ? `brand safety: ${info.safety}` :
       'no brand-safety classifier loaded (start the server with --safety FILE): safety checks are refused';
     if (!info.search) $('search-error').textContent = 'no search index loaded (start the server with --index DIR)';
+    if (info.eval) await loadEval();  // asked only when there are scores: a 404 would be a console error
   } catch (e) { /* the info line is a convenience; the routes report their own errors */ }
 }
 
