@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/buffer.h"
@@ -104,9 +105,21 @@ TEST(Bf16, VectorConversionMatchesNearest) {
   for (size_t i = 0; i < n; i += 97) EXPECT_EQ(bits(back[i]), uint32_t(y[i]) << 16);
 }
 
-#define SKIP_WITHOUT_DNNL()                                                                     \
-  if (!ops::have_bf16_matmul())                                                                 \
-  GTEST_SKIP() << "this build has no oneDNN (libdnnl-dev): bf16 matmuls are not available"
+// Each product test runs on both paths of ops/cpu/matmul_bf16.cpp: oneDNN's bf16 kernels
+// ("onednn", skipped with the reason where this CPU or build has none) and the fp32 products
+// of bf16-rounded operands ("fp32", what AVX2-only CPUs run), which every machine tests.
+class Bf16Path : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    const bool fp32 = std::string(GetParam()) == "fp32";
+    ops::use_fp32_bf16_products(fp32);
+    if (!fp32 && !ops::have_bf16_matmul())
+      GTEST_SKIP() << "oneDNN builds no bf16 matmul on this CPU (or this build has no oneDNN): the fp32 "
+                      "variant tests what runs here";
+    std::printf("bf16 products: %s\n", ops::bf16_matmul_isa());
+  }
+  void TearDown() override { ops::use_fp32_bf16_products(false); }
+};
 
 std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
   Rng rng(seed, 5);
@@ -135,9 +148,7 @@ struct Shape {
 };
 const Shape kShapes[] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 96, 130}, {129, 257, 67}, {200, 48, 513}};
 
-TEST(Bf16, MatmulMatchesFp32) {
-  SKIP_WITHOUT_DNNL();
-  std::printf("oneDNN ISA: %s\n", ops::bf16_matmul_isa());
+TEST_P(Bf16Path, MatmulMatchesFp32) {
   for (const Shape& s : kShapes) {
     const size_t nx = size_t(s.N) * s.IC, nw = size_t(s.OC) * s.IC, ny = size_t(s.N) * s.OC;
     std::vector<float> x = randn(nx, 1), w = randn(nw, 2, 0.1f), dy = randn(ny, 3);
@@ -167,8 +178,7 @@ TEST(Bf16, MatmulMatchesFp32) {
 
 // Small integers are exact in bf16 and their products and sums are exact in fp32 at these
 // sizes, so any layout or transposition mistake shows as an inequality.
-TEST(Bf16, MatmulExactOnBf16Operands) {
-  SKIP_WITHOUT_DNNL();
+TEST_P(Bf16Path, MatmulExactOnBf16Operands) {
   for (const Shape& s : kShapes) {
     const size_t nx = size_t(s.N) * s.IC, nw = size_t(s.OC) * s.IC, ny = size_t(s.N) * s.OC;
     Rng rng(9, uint64_t(s.N));
@@ -245,8 +255,7 @@ void expect_curves_agree(const char* name, const ModelConfig& cfg, int B, int T)
   EXPECT_GT(f32.front() - f32.back(), 1.5) << name << ": the fp32 run should learn the batch";
 }
 
-TEST(Bf16, LossCurveTracksFp32) {
-  SKIP_WITHOUT_DNNL();
+TEST_P(Bf16Path, LossCurveTracksFp32) {
   ModelConfig cfg;
   cfg.vocab_size = 97, cfg.max_seq_len = 24, cfg.dim = 64, cfg.n_layers = 2, cfg.n_heads = 4, cfg.n_kv_heads = 2;
   cfg.head_dim = 16, cfg.ffn_dim = 176;
@@ -254,6 +263,9 @@ TEST(Bf16, LossCurveTracksFp32) {
   cfg.tied_embeddings = true, cfg.n_kv_heads = 4, cfg.ffn_dim = 168;
   expect_curves_agree("tied", cfg, 2, 17);
 }
+
+INSTANTIATE_TEST_SUITE_P(Bf16, Bf16Path, ::testing::Values("onednn", "fp32"),
+                         [](const auto& info) { return std::string(info.param); });
 
 TEST(Bf16, PrecisionNames) {
   EXPECT_EQ(parse_precision("bf16", "--dtype"), Precision::bf16);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "core/log.h"
 #include "model/activations.h"
 #include "ops/attention.h"
 #include "ops/cross_entropy.h"
@@ -80,9 +81,10 @@ void Llama::init(uint64_t seed) {
 
 void Llama::set_precision(Precision p) {
   if (p == Precision::bf16 && precision_ != p) {
-    if (!ops::have_bf16_matmul())
-      throw user_error("--dtype bf16", "this build of tweetlm has no oneDNN (install libdnnl-dev and rebuild)");
     TLM_CHECK(acts_, "bf16 precision on a model built without activations (max_B = 0)");
+    if (!ops::have_bf16_matmul())
+      log_info("bf16: no oneDNN bf16 matmul on this CPU: the linear layers run fp32 products of bf16-rounded "
+               "operands (bf16 numerics, no faster than --dtype fp32)");
     acts_->alloc_bf16(cfg_, max_B_, max_T_);
     const int C = cfg_.dim, F = cfg_.ffn_dim;
     size_t bytes = 0;

@@ -1,12 +1,13 @@
-// bf16 matrix products of the linear layers for mixed-precision training on CPUs with
-// AVX512-BF16: bf16 operands, fp32 accumulation and fp32 outputs, through oneDNN. Same layout
+// bf16 matrix products of the linear layers for mixed-precision training: bf16 operands, fp32
+// accumulation and fp32 outputs, through oneDNN's bf16 kernels where it has them for this CPU
+// (AVX512-BF16, or emulated on AVX-512), else as fp32 sgemm on the bf16-rounded operands
+// (AVX2-only CPUs, builds without oneDNN): the same numbers up to summation order. Same layout
 // and semantics as matmul.h (weights [OC, IC] as nn.Linear; backward accumulates), but:
 //  - the weights come packed: pack_bf16_weight rounds the fp32 master weights to bf16 and lays
 //    them out the way the forward and the input-gradient kernels read them (oneDNN's blocked
 //    formats), once per optimizer step; unpacked, every product would repack them (~5-10%);
 //  - the forward keeps its input rounded to bf16, and the backward reads that copy instead of
 //    converting the input again.
-// Builds without oneDNN (TLM_HAVE_DNNL unset) keep the conversions; the products throw.
 #pragma once
 
 #include <cstddef>
@@ -18,11 +19,15 @@ namespace tlm::ops {
 // safetensors BF16 dtype).
 using bf16 = uint16_t;
 
-// Whether this build can run the bf16 products (linked with oneDNN). The CPU may still lack
-// native bf16 instructions; oneDNN then emulates them, slowly (see bf16_matmul_isa()).
+// Whether the products run on oneDNN's bf16 kernels (false: fp32 products of rounded operands,
+// which train the same but no faster than fp32). Decided once per process; TLM_BF16_MATMUL=fp32
+// in the environment forces the fp32 products.
 bool have_bf16_matmul();
-// The instruction set oneDNN dispatches to on this CPU ("avx512_core_bf16", ...), or "none".
+// What runs the products: oneDNN's instruction set ("avx512_core_bf16", ...) or the fp32 path.
 const char* bf16_matmul_isa();
+// Tests: on = the fp32 products from now on; off = decide again (oneDNN where it can). Call only
+// with no packed weight alive: the packing differs between the two.
+void use_fp32_bf16_products(bool on);
 
 // dst[i] = src[i] rounded to the nearest bf16, ties to even; NaN stays a (quiet) NaN.
 void to_bf16(bf16* dst, const float* src, size_t n);

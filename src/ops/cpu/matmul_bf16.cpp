@@ -15,12 +15,23 @@
 // core), two thirds on config C's (74 vs 112 ms); any other layout goes through the reorder.
 // (A one-pass variant, packing both layouts from 64 x 64 tiles, measured slower: its 64 row
 // streams defeat the prefetchers.)
+//
+// Where oneDNN has no bf16 matmul for this CPU (oneDNN 2.x on AVX2-only CPUs such as Zen 3,
+// which it reports as "avx2 (bf16 emulated)" but cannot build a bf16 matmul for), and in builds
+// without oneDNN, the same products run as fp32 sgemm on the bf16-rounded operands: the
+// "packing" is then the weight rounded to bf16 and stored widened to fp32 ([OC, IC], row-major).
+// A product of two bf16 values is exact in fp32, so both paths compute the same sums of the same
+// terms, in different orders. The choice is made once per process, by asking oneDNN for the
+// weight packing of a small matmul; TLM_BF16_MATMUL=fp32 forces the fallback.
 #include "ops/matmul_bf16.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/check.h"
+#include "ops/cpu/gemm.h"
 #include "ops/cpu/scratch.h"
 
 #ifdef TLM_HAVE_DNNL
@@ -49,6 +60,58 @@ inline bf16 round_bf16(float f) {
 constexpr size_t kParallelMin = size_t(1) << 15;
 
 constexpr size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+inline float widen(bf16 h) {
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// The fallback's operands: dst[i] = src[i] rounded to bf16, kept as fp32.
+void round_to_fp32(float* dst, const float* src, size_t n) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (size_t i = 0; i < n; i++) dst[i] = widen(round_bf16(src[i]));
+}
+
+// -1: not chosen yet; 0: fp32 products; 1: oneDNN's bf16 kernels.
+std::atomic<int> g_native{-1};
+bool oneDNN_builds_bf16_matmul();
+
+bool native() {
+  int n = g_native.load();
+  if (n < 0) {
+    const char* env = std::getenv("TLM_BF16_MATMUL");
+    const bool forced_fp32 = env && std::strcmp(env, "fp32") == 0;
+    n = !forced_fp32 && oneDNN_builds_bf16_matmul() ? 1 : 0;
+    int expected = -1;
+    g_native.compare_exchange_strong(expected, n);
+    n = g_native.load();
+  }
+  return n == 1;
+}
+
+// ---- the fallback: fp32 sgemm on bf16-rounded operands -------------------------------------
+
+size_t fp32_weight_bytes(int IC, int OC) { return align64(sizeof(float) * size_t(IC) * OC); }
+
+void fp32_forward_rounded(float* out, const bf16* inp_bf16, const float* w, int N, int IC, int OC) {
+  float* x = cpu::scratch<float, 0>(size_t(N) * IC);
+  from_bf16(x, inp_bf16, size_t(N) * IC);
+  cpu::gemm(false, true, N, OC, IC, 1.0f, x, IC, w, IC, 0.0f, out, OC);
+}
+
+void fp32_backward(float* dinp, float* dweight, const float* dout, const bf16* inp_bf16, const float* w, int N, int IC,
+                   int OC) {
+  float* dy = cpu::scratch<float, 0>(size_t(N) * OC);
+  round_to_fp32(dy, dout, size_t(N) * OC);
+  if (dinp) cpu::gemm(false, false, N, IC, OC, 1.0f, dy, OC, w, IC, 1.0f, dinp, IC);
+  if (dweight) {
+    float* x = cpu::scratch<float, 1>(size_t(N) * IC);
+    from_bf16(x, inp_bf16, size_t(N) * IC);
+    cpu::gemm(true, false, OC, IC, N, 1.0f, dy, OC, x, IC, 1.0f, dweight, IC);
+  }
+}
 
 }  // namespace
 
@@ -205,11 +268,7 @@ void pack_ba16a64b2a(uint32_t* dst, const float* src, size_t ks, size_t ns, int 
 // boundary) as the input gradient's B = W [OC, IC].
 size_t forward_bytes(int IC, int OC) { return align64(packed_desc(IC, OC).get_size()); }
 
-}  // namespace
-
-bool have_bf16_matmul() { return true; }
-
-const char* bf16_matmul_isa() {
+const char* dnnl_isa() {
   switch (dnnl::get_effective_cpu_isa()) {
     case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
     case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
@@ -221,13 +280,11 @@ const char* bf16_matmul_isa() {
   }
 }
 
-size_t bf16_weight_bytes(int IC, int OC) {
-  if (IC == 0 || OC == 0) return 0;
+size_t dnnl_weight_bytes(int IC, int OC) {
   return forward_bytes(IC, OC) + align64(packed_desc(OC, IC).get_size());
 }
 
-void pack_bf16_weight(void* packed, const float* w, int IC, int OC) {
-  if (IC == 0 || OC == 0) return;
+void dnnl_pack_weight(void* packed, const float* w, int IC, int OC) {
   char* base = static_cast<char*>(packed);
   const memory::desc fwd_dst = packed_desc(IC, OC), bwd_dst = packed_desc(OC, IC);
   if (is_ba16a64b2a(fwd_dst, IC, OC) && is_ba16a64b2a(bwd_dst, OC, IC)) {
@@ -269,9 +326,76 @@ void pack_bf16_weight(void* packed, const float* w, int IC, int OC) {
   s.wait();
 }
 
-void matmul_bf16_forward_rounded(float* out, const bf16* inp_bf16, const void* weight, int N, int IC, int OC) {
+void dnnl_forward_rounded(float* out, const bf16* inp_bf16, const void* weight, int N, int IC, int OC) {
   // out[N, OC] = inp[N, IC] @ weight[OC, IC]^T
   gemm({N, OC, IC, false, true, false}, inp_bf16, weight, out);
+}
+
+void dnnl_backward(float* dinp, float* dweight, const float* dout, const bf16* inp_bf16, const void* weight, int N,
+                   int IC, int OC) {
+  bf16* dout_bf16 = cpu::scratch<bf16>(size_t(N) * OC);
+  to_bf16(dout_bf16, dout, size_t(N) * OC);
+  // dinp[N, IC] += dout[N, OC] @ weight[OC, IC], from the weight's second packing
+  const void* w = static_cast<const char*>(weight) + forward_bytes(IC, OC);
+  if (dinp) gemm({N, IC, OC, false, true, true}, dout_bf16, w, dinp);
+  // dweight[OC, IC] += dout[N, OC]^T @ inp[N, IC]
+  if (dweight) gemm({OC, IC, N, true, false, true}, dout_bf16, inp_bf16, dweight);
+}
+
+// Whether oneDNN builds this CPU a bf16 matmul with packed weights (see the top of the file).
+bool oneDNN_builds_bf16_matmul() {
+  try {
+    memory::desc a({kPackRows, 64}, dt::bf16, memory::dims{64, 1});
+    memory::desc b({64, 64}, dt::bf16, memory::format_tag::any);
+    memory::desc c({kPackRows, 64}, dt::f32, memory::dims{64, 1});
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), engine());
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+#else  // no oneDNN in this build: the fp32 products only
+
+namespace {
+bool oneDNN_builds_bf16_matmul() { return false; }
+[[noreturn]] void no_dnnl() {
+  TLM_CHECK(false, "bf16 matmul: this build has no oneDNN");
+  __builtin_unreachable();
+}
+const char* dnnl_isa() { return "none"; }
+size_t dnnl_weight_bytes(int, int) { no_dnnl(); }
+void dnnl_pack_weight(void*, const float*, int, int) { no_dnnl(); }
+void dnnl_forward_rounded(float*, const bf16*, const void*, int, int, int) { no_dnnl(); }
+void dnnl_backward(float*, float*, const float*, const bf16*, const void*, int, int, int) { no_dnnl(); }
+}  // namespace
+
+#endif
+
+bool have_bf16_matmul() { return native(); }
+
+void use_fp32_bf16_products(bool on) { g_native.store(on ? 0 : -1); }
+
+const char* bf16_matmul_isa() { return native() ? dnnl_isa() : "fp32 products (no oneDNN bf16 matmul on this CPU)"; }
+
+size_t bf16_weight_bytes(int IC, int OC) {
+  if (IC == 0 || OC == 0) return 0;
+  return native() ? dnnl_weight_bytes(IC, OC) : fp32_weight_bytes(IC, OC);
+}
+
+void pack_bf16_weight(void* packed, const float* w, int IC, int OC) {
+  if (IC == 0 || OC == 0) return;
+  if (native()) return dnnl_pack_weight(packed, w, IC, OC);
+  round_to_fp32(static_cast<float*>(packed), w, size_t(IC) * OC);
+}
+
+void matmul_bf16_forward_rounded(float* out, const bf16* inp_bf16, const void* weight, int N, int IC, int OC) {
+  if (N == 0 || OC == 0) return;
+  if (IC == 0) return (void)std::memset(out, 0, sizeof(float) * size_t(N) * OC);
+  if (native()) return dnnl_forward_rounded(out, inp_bf16, weight, N, IC, OC);
+  fp32_forward_rounded(out, inp_bf16, static_cast<const float*>(weight), N, IC, OC);
 }
 
 void matmul_bf16_forward(float* out, bf16* inp_bf16, const float* inp, const void* weight, int N, int IC, int OC) {
@@ -282,32 +406,8 @@ void matmul_bf16_forward(float* out, bf16* inp_bf16, const float* inp, const voi
 void matmul_bf16_backward(float* dinp, float* dweight, const float* dout, const bf16* inp_bf16, const void* weight,
                           int N, int IC, int OC) {
   if (N == 0 || IC == 0 || OC == 0) return;
-  bf16* dout_bf16 = cpu::scratch<bf16>(size_t(N) * OC);
-  to_bf16(dout_bf16, dout, size_t(N) * OC);
-  // dinp[N, IC] += dout[N, OC] @ weight[OC, IC], from the weight's second packing
-  const void* w = static_cast<const char*>(weight) + forward_bytes(IC, OC);
-  if (dinp) gemm({N, IC, OC, false, true, true}, dout_bf16, w, dinp);
-  // dweight[OC, IC] += dout[N, OC]^T @ inp[N, IC]
-  if (dweight) gemm({OC, IC, N, true, false, true}, dout_bf16, inp_bf16, dweight);
+  if (native()) return dnnl_backward(dinp, dweight, dout, inp_bf16, weight, N, IC, OC);
+  fp32_backward(dinp, dweight, dout, inp_bf16, static_cast<const float*>(weight), N, IC, OC);
 }
-
-#else  // no oneDNN in this build
-
-namespace {
-[[noreturn]] void no_dnnl() {
-  TLM_CHECK(false, "bf16 matmul: this build has no oneDNN (install libdnnl-dev and reconfigure)");
-  __builtin_unreachable();
-}
-}  // namespace
-
-bool have_bf16_matmul() { return false; }
-const char* bf16_matmul_isa() { return "none"; }
-size_t bf16_weight_bytes(int, int) { no_dnnl(); }
-void pack_bf16_weight(void*, const float*, int, int) { no_dnnl(); }
-void matmul_bf16_forward_rounded(float*, const bf16*, const void*, int, int, int) { no_dnnl(); }
-void matmul_bf16_forward(float*, bf16*, const float*, const void*, int, int, int) { no_dnnl(); }
-void matmul_bf16_backward(float*, float*, const float*, const bf16*, const void*, int, int, int) { no_dnnl(); }
-
-#endif
 
 }  // namespace tlm::ops
