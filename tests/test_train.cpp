@@ -171,7 +171,7 @@ TEST_F(TrainCli, TrainsWritesMetricsAndCheckpoints) {
 
   // eval ppl on the final checkpoint: same windows and batch as the training's last
   // evaluation (the whole val split, -b 2), so the same loss exactly.
-  r = run({"eval", "ppl", "-m", out, "--data", path("shards"), "--json"});
+  r = run({"-t", "1", "eval", "ppl", "-m", out, "--data", path("shards"), "--json"});
   ASSERT_EQ(r.rc, 0) << r.err;
   json e = json::parse(r.out);
   EXPECT_EQ(e["step"], 6);
