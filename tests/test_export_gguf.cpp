@@ -285,6 +285,26 @@ class ExportGguf : public testing::ExportSuite<ExportGguf> {
 
 };
 
+// Another family's pre-tokenizer (llama.cpp's tokenizer.ggml.pre) splits text differently
+// from ours: such a file is refused by name instead of loading with the wrong tokenizer.
+TEST_F(ExportGguf, OtherPreTokenizerIsRefusedByName) {
+  std::string bytes = testing::slurp(gguf("rand", "f32"));
+  const std::string key = "tokenizer.ggml.pre";
+  const size_t at = bytes.find(key);
+  ASSERT_NE(at, std::string::npos);
+  const size_t value = bytes.find("gpt-2", at + key.size());
+  ASSERT_NE(value, std::string::npos);
+  bytes.replace(value, 5, "qwen2");  // same length: the file stays well formed
+  const std::string path = dir("qwen2-pre.gguf");
+  testing::write_file(path, bytes);
+  try {
+    load_model(path);
+    ADD_FAILURE() << "loaded a GGUF with tokenizer.ggml.pre = qwen2";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer.ggml.pre 'qwen2'"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ExportGguf, FileHasLlamaMetadataAndTensors) {
   LoadedModel lm = load_model(dir("run"));
   const ModelConfig& c = lm.model->config();

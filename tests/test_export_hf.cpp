@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -366,6 +367,43 @@ TEST_F(ExportHf, TamperedIndexIsOneClearError) {
   }
   testing::write_file(with_index("t7", idx) + idx_name, "{\"weight_map\": 5}");
   expect_error(dir("t7"), "weight_map");
+}
+
+// load_model is the one door: a config.json that asks for what the model code does not
+// implement (another architecture, RoPE scaling, biases, another activation) is refused by
+// field and value, never loaded and run with wrong numbers.
+TEST_F(ExportHf, UnsupportedConfigIsRefusedByName) {
+  const json base = read_json(dir("run-hf") + "/config.json");
+  const std::vector<std::tuple<std::string, json, std::string>> cases = {
+      {"model_type", "gemma", "model_type \"gemma\""},
+      {"architectures", json::array({"Qwen2ForCausalLM"}), "architectures [\"Qwen2ForCausalLM\"]"},
+      {"hidden_act", "gelu", "hidden_act \"gelu\""},
+      {"rope_scaling", json{{"rope_type", "llama3"}, {"factor", 8.0}}, "rope_scaling"},
+      {"attention_bias", true, "attention_bias true"},
+      {"mlp_bias", true, "mlp_bias true"},
+      {"tie_word_embeddings", "yes", "tie_word_embeddings \"yes\""},
+  };
+  int k = 0;
+  for (const auto& [key, value, want] : cases) {
+    const std::string d = copy_of("run-hf", "cfg" + std::to_string(k++));
+    json c = base;
+    c[key] = value;
+    testing::write_file(d + "/config.json", c.dump(2));
+    try {
+      load_model(d);
+      ADD_FAILURE() << "loaded a config with " << key << " = " << value.dump();
+    } catch (const UserError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(want), std::string::npos) << msg;
+      EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
+    }
+  }
+  // What the checks allow still loads: null rope_scaling, false biases, silu.
+  const std::string d = copy_of("run-hf", "cfg-ok");
+  json c = base;
+  c["rope_scaling"] = nullptr;
+  testing::write_file(d + "/config.json", c.dump(2));
+  EXPECT_NO_THROW(load_model(d));
 }
 
 TEST_F(ExportHf, WritingIsAtomicAndRefusesNonEmptyDirectories) {

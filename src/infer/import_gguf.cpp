@@ -37,6 +37,14 @@ Tokenizer read_tokenizer(const GgufFile& g) {
   if (g.find("tokenizer.ggml.model") && g.get_string("tokenizer.ggml.model") != "gpt2")
     throw user_error(path, "tokenizer.ggml.model is '%s': only byte-level BPE (gpt2) tokenizers are supported",
                      g.get_string("tokenizer.ggml.model").c_str());
+  // The pre-tokenizer (llama.cpp's per-family split rules): ours is GPT-2's regex, which is what
+  // our exporter writes; any other family's rules would split text differently.
+  if (g.find("tokenizer.ggml.pre")) {
+    const std::string pre = g.get_string("tokenizer.ggml.pre");
+    if (pre != "gpt-2")
+      throw user_error(path, "tokenizer.ggml.pre '%s' is not supported (gpt-2 is): its pre-tokenizer would split "
+                       "text differently", pre.c_str());
+  }
   std::vector<std::string> spellings = g.get_strings("tokenizer.ggml.tokens");
   std::vector<int64_t> types;
   if (g.find("tokenizer.ggml.token_type")) {
@@ -83,6 +91,9 @@ ModelConfig read_config(const GgufFile& g, size_t n_tokens) {
   const std::string& path = g.path();
   const std::string arch = g.get_string("general.architecture");
   if (arch != "llama") throw user_error(path, "architecture '%s' is not supported (llama is)", arch.c_str());
+  if (g.find("llama.rope.scaling.type") && g.get_string("llama.rope.scaling.type") != "none")
+    throw user_error(path, "llama.rope.scaling.type '%s' is not supported (plain RoPE only)",
+                     g.get_string("llama.rope.scaling.type").c_str());
   ModelConfig c;
   c.vocab_size = int(n_tokens);
   c.max_seq_len = as_int(g, "llama.context_length");

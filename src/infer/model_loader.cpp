@@ -35,13 +35,41 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
+// What a config.json may ask for that this code does not implement, refused by name: loading
+// such a model would run and produce wrong numbers with exit code 0.
+void check_supported(const nlohmann::json& j, const std::string& what) {
+  if (!j.is_object()) return;  // from_hf_json says so
+  auto str = [&](const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; };
+  if (j.contains("model_type") && str("model_type") != "llama")
+    throw user_error(what, "model_type %s is not supported (llama is)", j["model_type"].dump().c_str());
+  if (j.contains("architectures")) {
+    const auto& a = j["architectures"];
+    if (!a.is_array() || a.size() != 1 || !a[0].is_string() || a[0].get<std::string>() != "LlamaForCausalLM")
+      throw user_error(what, "architectures %s is not supported ([\"LlamaForCausalLM\"] is)", a.dump().c_str());
+  }
+  if (j.contains("hidden_act") && str("hidden_act") != "silu")
+    throw user_error(what, "hidden_act %s is not supported (silu is)", j["hidden_act"].dump().c_str());
+  if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
+    throw user_error(what, "rope_scaling %s is not supported (plain RoPE only)", j["rope_scaling"].dump().c_str());
+  for (const char* key : {"attention_bias", "mlp_bias"})
+    if (j.contains(key) && !(j[key].is_boolean() && !j[key].get<bool>()))
+      throw user_error(what, "%s %s is not supported (no biases)", key, j[key].dump().c_str());
+  if (j.contains("tie_word_embeddings") && !j["tie_word_embeddings"].is_boolean())
+    throw user_error(what, "tie_word_embeddings %s is not a boolean", j["tie_word_embeddings"].dump().c_str());
+}
+
 ModelConfig read_config(const std::string& dir) {
   const std::string config_path = join(dir, "config.json"), state_path = join(dir, "state.json");
-  if (path_exists(config_path)) return ModelConfig::from_hf_json(read_json(config_path), config_path);
+  if (path_exists(config_path)) {
+    const nlohmann::json j = read_json(config_path);
+    check_supported(j, config_path);
+    return ModelConfig::from_hf_json(j, config_path);
+  }
   if (path_exists(state_path)) {
     nlohmann::json state = read_json(state_path);
     if (!state.is_object() || !state.contains("config"))
       throw user_error(state_path, "no \"config\" object (and no config.json beside it)");
+    check_supported(state["config"], state_path);
     return ModelConfig::from_hf_json(state["config"], state_path);
   }
   throw user_error(dir, "no config.json or state.json: not a model directory");
