@@ -49,7 +49,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/threads.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 
 #ifndef TLM_SHARED_DIR
 #define TLM_SHARED_DIR "../shared"

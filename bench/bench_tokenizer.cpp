@@ -55,7 +55,7 @@
 #include "bench_util.h"
 #include "synthetic_tweets.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 
 #ifndef TLM_SOURCE_DIR
 #define TLM_SOURCE_DIR "."

@@ -47,12 +47,12 @@
 #include "core/file.h"
 #include "core/rng.h"
 #include "core/threads.h"
-#include "infer/export_gguf.h"
-#include "infer/model_loader.h"
+#include "store/export_gguf.h"
+#include "store/model_loader.h"
 #include "infer/session.h"
 #include "model/params.h"
-#include "model/params_io.h"
-#include "tokenizer/train.h"
+#include "store/params_io.h"
+#include "tokenizer/bpe_train.h"
 
 namespace {
 

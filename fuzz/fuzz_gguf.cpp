@@ -1,5 +1,5 @@
 // libFuzzer target: the GGUF reader (io/gguf.h GgufFile) and loading a model from it
-// (infer/model_loader.h load_gguf_model). Any bytes must give a UserError or a file whose every
+// (store/model_loader.h load_gguf_model). Any bytes must give a UserError or a file whose every
 // tensor lies inside the data section, aligned, with unique names and an element count equal
 // to its dims' product, and whose f32/f16/bf16/q8_0 tensors read_f32 reads (other types: a UserError).
 // Loading a model from the same bytes must give a model or a UserError, nothing else.
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "fuzz_common.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "io/gguf.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

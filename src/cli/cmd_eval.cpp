@@ -17,14 +17,14 @@
 #include "core/log.h"
 #include "apps/eval/tweeteval.h"
 #include "data/shards.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "infer/text_model.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
-#include "model/params_io.h"
+#include "store/params_io.h"
 #include "tokenizer/tokenize_corpus.h"
 #include "tokenizer/tokenizer.h"
-#include "train/checkpoint.h"
+#include "store/checkpoint.h"
 #include "train/evaluate.h"
 
 namespace tlm::cli {

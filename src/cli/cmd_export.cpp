@@ -1,6 +1,6 @@
 // `tweetlm export`: a trained model in a format other tools load. --format gguf writes one
-// llama.cpp GGUF file (src/infer/export_gguf.h), matrices f32, f16, bf16 or q8_0; --format hf a
-// Hugging Face LlamaForCausalLM directory (src/infer/export_hf.h), f32, f16 or bf16, sharded
+// llama.cpp GGUF file (src/store/export_gguf.h), matrices f32, f16, bf16 or q8_0; --format hf a
+// Hugging Face LlamaForCausalLM directory (src/store/export_hf.h), f32, f16 or bf16, sharded
 // over --max-shard-size. Docs: docs/export.md.
 #include <memory>
 #include <string>
@@ -8,9 +8,10 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/log.h"
-#include "infer/export_gguf.h"
-#include "infer/export_hf.h"
-#include "infer/model_loader.h"
+#include "infer/sampler.h"
+#include "store/export_gguf.h"
+#include "store/export_hf.h"
+#include "store/model_loader.h"
 
 namespace tlm::cli {
 
@@ -43,6 +44,8 @@ int run_export(const ExportArgs& a) {
     else throw user_error("--type", "unknown type '%s' for hf (supported: f32, f16, bf16)", a.type.c_str());
     opt.max_shard_bytes = parse_byte_size(a.max_shard_size, "--max-shard-size");
     opt.force = a.force;
+    const SamplerOptions s;  // generate's defaults
+    opt.generation = {s.temperature, s.top_p, s.min_p, s.repeat_penalty, s.top_k};
     LoadedModel lm = load_model(a.model, a.tokenizer);
     export_hf(*lm.model, lm.tokenizer, a.output, opt);
     log_info("export: %s (%s) -> %s/", lm.dir.c_str(), a.type.c_str(), a.output.c_str());

@@ -16,7 +16,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "infer/generate.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "infer/text_stream.h"
 
 namespace tlm::cli {

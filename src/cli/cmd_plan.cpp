@@ -1,6 +1,6 @@
 // `tweetlm plan`: what a training run costs (parameters, FLOPs, memory per GPU, step time, MFU,
 // days, GPU-hours) before it is launched. Parsing and printing only; the cost model is
-// src/dist/planner.h and its formulas and sources are in docs/scaling.md.
+// src/apps/plan/planner.h and its formulas and sources are in docs/scaling.md.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -10,7 +10,7 @@
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/file.h"
-#include "dist/planner.h"
+#include "apps/plan/planner.h"
 
 namespace tlm::cli {
 
@@ -34,16 +34,16 @@ std::string seconds_str(double s) {
   return strprintf("%.0f us", s * 1e6);
 }
 
-void print_report(const dist::Plan& p) {
-  const dist::Layout& l = p.layout;
+void print_report(const plan::Plan& p) {
+  const plan::Layout& l = p.layout;
   std::printf("tweetlm plan: %s, %s tokens on %d x %s (%s, %d per node)\n\n", p.model.name.c_str(),
-              dist::format_count(p.options.tokens).c_str(), p.options.gpus, p.gpu.description.c_str(), p.net.name.c_str(),
+              plan::format_count(p.options.tokens).c_str(), p.options.gpus, p.gpu.description.c_str(), p.net.name.c_str(),
               p.net.gpus_per_node);
 
   std::printf("Model\n");
   std::printf("  dims            %s\n", p.model.dims().c_str());
   std::printf("  parameters      %s (%s in matrix products)\n", with_commas(double(p.params)).c_str(),
-              dist::format_count(double(p.matmul_params)).c_str());
+              plan::format_count(double(p.matmul_params)).c_str());
   std::printf("  FLOPs per token %.3g = 6 N + 12 L d T (PaLM / Megatron model FLOPs, T = %d)\n", p.flops_per_token, l.seq);
   std::printf("  total FLOPs     %.3g\n\n", p.total_flops);
 
@@ -55,15 +55,15 @@ void print_report(const dist::Plan& p) {
     std::printf("  layout          %d data-parallel replica%s%s\n", l.data_parallel, l.data_parallel == 1 ? "" : "s",
                 l.zero ? ", ZeRO-1" : "");
   std::printf("  global batch    %s tokens = %d x micro-batch %d x %d tokens x %lld accumulation step%s\n",
-              dist::format_count(p.global_batch_tokens).c_str(), l.data_parallel, l.micro_batch, l.seq, static_cast<long long>(p.grad_accum),
+              plan::format_count(p.global_batch_tokens).c_str(), l.data_parallel, l.micro_batch, l.seq, static_cast<long long>(p.grad_accum),
               p.grad_accum == 1 ? "" : "s");
   std::printf("  steps           %s\n\n", with_commas(double(p.steps)).c_str());
 
   auto row = [](const char* name, uint64_t a, uint64_t b, const char* tail = "") {
     std::printf("  %-32s %8.2f %8.2f%s\n", name, double(a) / kGiB, double(b) / kGiB, tail);
   };
-  const dist::Memory& z0 = p.memory_zero0;
-  const dist::Memory& z1 = p.memory_zero1;
+  const plan::Memory& z0 = p.memory_zero0;
+  const plan::Memory& z1 = p.memory_zero1;
   std::printf("Memory per GPU (GiB)                ZeRO-0   ZeRO-1\n");
   row("weights (bf16)", z0.weights, z1.weights);
   row("gradients (bf16)", z0.grads, z1.grads);
@@ -79,7 +79,7 @@ void print_report(const dist::Plan& p) {
           .c_str());
   std::printf("\nVerdict: %s\n\n", p.verdict.c_str());
 
-  auto comm = [](const dist::CommCost& cc) {
+  auto comm = [](const plan::CommCost& cc) {
     return strprintf("NVLink/PCIe %s, network %s, latency %s over %lld calls", seconds_str(cc.intra_s).c_str(),
                      seconds_str(cc.inter_s).c_str(), seconds_str(cc.latency_s).c_str(),
                      static_cast<long long>(cc.calls));
@@ -98,8 +98,8 @@ void print_report(const dist::Plan& p) {
   std::printf("  step                 %10s   (exposed communication %s)\n\n", seconds_str(p.step_s).c_str(),
               seconds_str(p.exposed_s).c_str());
 
-  std::printf("Throughput       %s tokens/s (%s per GPU), MFU %.1f%%\n", dist::format_count(p.tokens_per_s).c_str(),
-              dist::format_count(p.tokens_per_s / p.options.gpus).c_str(), p.mfu * 100);
+  std::printf("Throughput       %s tokens/s (%s per GPU), MFU %.1f%%\n", plan::format_count(p.tokens_per_s).c_str(),
+              plan::format_count(p.tokens_per_s / p.options.gpus).c_str(), p.mfu * 100);
   std::printf("Time             %.2f days wall clock, %s GPU-hours\n", p.days, with_commas(p.gpu_hours).c_str());
   if (!p.notes.empty()) {
     std::printf("\nNotes\n");
@@ -112,8 +112,8 @@ void print_report(const dist::Plan& p) {
 Runner add_plan(CLI::App& app) {
   auto* cmd = app.add_subcommand("plan", "Cost of a training run on many GPUs: memory, step time, MFU, days, GPU-hours");
   auto model = std::make_shared<std::string>();
-  auto dims = std::make_shared<dist::DimOverrides>();
-  auto o = std::make_shared<dist::PlanOptions>();
+  auto dims = std::make_shared<plan::DimOverrides>();
+  auto o = std::make_shared<plan::PlanOptions>();
   auto tokens = std::make_shared<std::string>();
   auto gpus = std::make_shared<std::string>();
   auto batch = std::make_shared<std::string>();
@@ -159,20 +159,20 @@ Runner add_plan(CLI::App& app) {
       ->check(CLI::Range(0.01, 1.0));
   cmd->add_option("--json", *json, "Also write the plan as JSON to this file");
   return [=]() {
-    dist::DimOverrides d = *dims;
+    plan::DimOverrides d = *dims;
     if (*tie) d.tie = 1;
     if (*untie) d.tie = 0;
-    dist::PlanModel m = dist::plan_model(*model, d);
-    dist::PlanOptions opts = *o;
-    opts.tokens = dist::parse_count(*tokens, "--tokens");
-    const double g = dist::parse_count(*gpus, "--gpus");
+    plan::PlanModel m = plan::plan_model(*model, d);
+    plan::PlanOptions opts = *o;
+    opts.tokens = plan::parse_count(*tokens, "--tokens");
+    const double g = plan::parse_count(*gpus, "--gpus");
     if (g > 1e7) throw user_error("--gpus", "%s is more GPUs than this planner models (at most 10M)", gpus->c_str());
     opts.gpus = int(g);
-    if (!batch->empty()) opts.global_batch_tokens = dist::parse_count(*batch, "--global-batch-tokens");
+    if (!batch->empty()) opts.global_batch_tokens = plan::parse_count(*batch, "--global-batch-tokens");
     opts.recompute = *recompute ? 1 : (*no_recompute ? 0 : -1);
-    const dist::Plan plan = dist::make_plan(m, opts);
+    const plan::Plan plan = plan::make_plan(m, opts);
     // The file first: a path that cannot be written is an error before any report.
-    if (!json->empty()) atomic_write_file(*json, dist::plan_to_json(plan).dump(2) + "\n");
+    if (!json->empty()) atomic_write_file(*json, plan::plan_to_json(plan).dump(2) + "\n");
     print_report(plan);
     return 0;
   };

@@ -15,7 +15,7 @@
 #include "core/check.h"
 #include "core/file.h"
 #include "core/log.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 
 namespace tlm::cli {
 

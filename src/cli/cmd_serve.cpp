@@ -17,7 +17,7 @@
 #include "core/log.h"
 #include "apps/ads/ads_api.h"
 #include "apps/search/search_api.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "serve/api.h"
 #include "serve/server.h"
 

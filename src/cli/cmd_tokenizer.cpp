@@ -15,7 +15,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 
 namespace tlm::cli {
 namespace {

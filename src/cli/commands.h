@@ -17,7 +17,7 @@ Runner add_tokenize(CLI::App& app);   // prepared corpus -> token shards
 Runner add_train_model(CLI::App& app);  // train: token shards -> checkpoints (add_train is the tokenizer's)
 Runner add_eval(CLI::App& app);       // eval ppl
 Runner add_generate(CLI::App& app);   // text from a trained model (src/infer)
-Runner add_plan(CLI::App& app);       // cost of a run on many GPUs (src/dist/planner.h)
+Runner add_plan(CLI::App& app);       // cost of a run on many GPUs (src/apps/plan/planner.h)
 Runner add_export(CLI::App& app);     // a model in other formats (GGUF)
 Runner add_serve(CLI::App& app);      // OpenAI-compatible HTTP server (src/serve)
 Runner add_index(CLI::App& app);      // tweet search index: SQLite FTS5 + HNSW (src/apps/search)

@@ -1,5 +1,5 @@
 // Levelled logging to stderr. Human output only; machine-readable metrics go through
-// core/metrics.h instead, so log lines can change wording without breaking tools.
+// core/metrics_log.h instead, so log lines can change wording without breaking tools.
 #pragma once
 
 namespace tlm {

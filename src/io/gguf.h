@@ -9,7 +9,7 @@
 // products that overflow, offsets past the end or misaligned, duplicate names) is one UserError
 // naming the file, never a crash or an allocation larger than a small multiple of the file.
 //
-// The writer knows the format only, not models (src/infer/export_gguf.h maps a model onto it).
+// The writer knows the format only, not models (src/store/export_gguf.h maps a model onto it).
 // Tensor data is produced on demand while the file is written, so exporting holds one tensor's
 // bytes at a time, and the file is written atomically (core/file.h AtomicFile).
 #pragma once

@@ -8,7 +8,7 @@
 // last of duplicate keys silently), the weight map must be a non-empty object of strings, and
 // the text is capped in size. Every problem is one UserError naming the file.
 // That each tensor is really in its shard, exactly once, is checked when the shards are opened
-// (infer/model_loader.cpp), since it needs their headers.
+// (store/model_loader.cpp), since it needs their headers.
 #pragma once
 
 #include <map>

@@ -25,7 +25,7 @@
 
 #include "infer/sampler.h"
 #include "model/llama.h"
-#include "serve/metrics.h"
+#include "serve/prometheus.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tlm::serve {

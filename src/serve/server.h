@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "infer/text_model.h"
 #include "serve/engine.h"
 

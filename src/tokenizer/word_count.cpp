@@ -24,7 +24,7 @@
 #include "core/progress.h"
 #include "core/threads.h"
 #include "tokenizer/pretokenize.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 
 namespace tlm {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "apps/ads/ad_text.h"
-#include "apps/eval/metrics.h"
+#include "apps/eval/scores.h"
 #include "core/check.h"
 #include "core/file.h"
 #include "core/json.h"

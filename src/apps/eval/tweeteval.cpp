@@ -10,7 +10,7 @@
 #include <map>
 
 #include "apps/classify/tfidf.h"
-#include "apps/eval/metrics.h"
+#include "apps/eval/scores.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "core/progress.h"

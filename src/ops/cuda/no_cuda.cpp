@@ -1,7 +1,7 @@
 // The CUDA backend of a build without CUDA (no nvcc at configure time, or TLM_CUDA=OFF): no
-// devices, and a clear error for anything that would need one.
+// devices, and a clear error for anything that would need one (the model's CUDA half is
+// model/cuda/no_cuda.cpp).
 #include "core/check.h"
-#include "model/llama_cuda.h"
 #include "ops/cuda_device.h"
 
 namespace tlm::cuda {
@@ -26,10 +26,3 @@ void fill_zero(void*, size_t) { no_cuda(); }
 void synchronize() { no_cuda(); }
 
 }  // namespace tlm::cuda
-
-namespace tlm {
-std::unique_ptr<CudaLlama> make_cuda_llama(const ModelConfig&, int, int, bool, bool) {
-  cuda::require_device("--device cuda");
-  return {};
-}
-}  // namespace tlm

@@ -1,7 +1,7 @@
 // The planner's cost model (see planner.h for the model in one paragraph and docs/scaling.md for
 // the formulas with their sources). Constants are named at the top; the named GPUs, links and
 // models are in planner_specs.cpp.
-#include "dist/planner.h"
+#include "apps/plan/planner.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 
 #include "core/check.h"
 
-namespace tlm::dist {
+namespace tlm::plan {
 
 namespace {
 
@@ -521,4 +521,4 @@ nlohmann::ordered_json plan_to_json(const Plan& p) {
   return j;
 }
 
-}  // namespace tlm::dist
+}  // namespace tlm::plan

@@ -1,8 +1,8 @@
 // load_model: find the files, read the config, check that model and tokenizer belong together,
 // then read the weights (safetensors reading validates every header field, params_io every
 // name and shape). Checkpoint selection and verification are the training loop's own rules
-// (train/checkpoint.h), so generate and --resume agree on which checkpoint is "the newest".
-#include "infer/model_loader.h"
+// (store/checkpoint.h), so generate and --resume agree on which checkpoint is "the newest".
+#include "store/model_loader.h"
 
 #include <filesystem>
 #include <map>
@@ -15,8 +15,8 @@
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "io/safetensors_index.h"
-#include "model/params_io.h"
-#include "train/checkpoint.h"
+#include "store/params_io.h"
+#include "store/checkpoint.h"
 
 namespace tlm {
 

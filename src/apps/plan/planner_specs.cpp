@@ -8,9 +8,9 @@
 #include <cstdlib>
 
 #include "core/check.h"
-#include "dist/planner.h"
+#include "apps/plan/planner.h"
 
-namespace tlm::dist {
+namespace tlm::plan {
 
 namespace {
 
@@ -290,4 +290,4 @@ double parse_count(const std::string& text, const std::string& flag) {
   return std::round(v);
 }
 
-}  // namespace tlm::dist
+}  // namespace tlm::plan

@@ -2,7 +2,7 @@
 // only tensors that own storage (a tied lm_head is embed_tokens), so what is written is exactly
 // what Hugging Face writes for the same model, and a file written for another model (other
 // names, shapes, or extra tensors such as an untied lm_head) is refused on load.
-#include "model/params_io.h"
+#include "store/params_io.h"
 
 #include <set>
 #include <vector>

@@ -1,5 +1,5 @@
 // JSON-lines metrics writer (see metrics.h).
-#include "core/metrics.h"
+#include "core/metrics_log.h"
 
 #include <cerrno>
 #include <cstring>

@@ -7,7 +7,7 @@
 //    by model.safetensors.index.json (validated: io/safetensors_index.h; every tensor exactly
 //    once, in the shard the index names; unknown or missing tensors are errors).
 //  - a GGUF file (a path ending in .gguf, or any file starting with "GGUF"): architecture
-//    llama, f32/f16/bf16/q8_0 tensors, a byte-level BPE tokenizer (infer/import_gguf.cpp).
+//    llama, f32/f16/bf16/q8_0 tensors, a byte-level BPE tokenizer (store/import_gguf.cpp).
 // Every missing or corrupt file is one UserError naming it. Later issues add more HF
 // layouts here, so callers never care where a model came from.
 #pragma once

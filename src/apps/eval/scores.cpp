@@ -1,5 +1,5 @@
 // Confusion-matrix metrics and the official TweetEval scores (see metrics.h).
-#include "apps/eval/metrics.h"
+#include "apps/eval/scores.h"
 
 #include "core/check.h"
 

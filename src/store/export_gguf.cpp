@@ -1,5 +1,5 @@
 // GGUF export (see export_gguf.h).
-#include "infer/export_gguf.h"
+#include "store/export_gguf.h"
 
 #include <cstring>
 #include <vector>

@@ -1,6 +1,6 @@
 // Loading a GGUF file of architecture "llama" (ours from `tweetlm export --format gguf`, or any
 // llama.cpp f32/f16/bf16/q8_0 Llama with a GPT-2-style byte-level BPE tokenizer): the inverse of
-// infer/export_gguf.cpp.
+// store/export_gguf.cpp.
 //  - config from the llama.* keys; vocab_size = the token count (the export dropped padding
 //    rows, which never affect generation); tied embeddings when output.weight is absent;
 //  - tokenizer from tokenizer.ggml.*: control tokens (type 3) become special added tokens,
@@ -16,7 +16,7 @@
 #include <unordered_map>
 
 #include "core/check.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "io/gguf.h"
 #include "model/params.h"
 #include "tokenizer/byte_level.h"

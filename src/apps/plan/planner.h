@@ -23,7 +23,7 @@
 
 #include "model/config.h"
 
-namespace tlm::dist {
+namespace tlm::plan {
 
 // A model as the planner counts it. Llama-style models are a ModelConfig; GPT-2 / Megatron GPT
 // models differ only in what the counts need: a 2-matrix GeLU MLP and learned positions + biases.
@@ -181,4 +181,4 @@ struct Plan {
 Plan make_plan(const PlanModel& model, const PlanOptions& options);
 nlohmann::ordered_json plan_to_json(const Plan& plan);
 
-}  // namespace tlm::dist
+}  // namespace tlm::plan

@@ -1,5 +1,5 @@
 // Prometheus text exposition of the server's metrics (see metrics.h).
-#include "serve/metrics.h"
+#include "serve/prometheus.h"
 
 #include <algorithm>
 #include <chrono>

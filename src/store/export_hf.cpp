@@ -1,5 +1,5 @@
 // Hugging Face directory export (see export_hf.h).
-#include "infer/export_hf.h"
+#include "store/export_hf.h"
 
 #include <stdio.h>  // renameat2, RENAME_EXCHANGE (glibc >= 2.28)
 #include <fcntl.h>
@@ -16,7 +16,6 @@
 
 #include "core/check.h"
 #include "core/file.h"
-#include "infer/sampler.h"
 #include "io/gguf.h"
 #include "io/safetensors_index.h"
 #include "model/params.h"
@@ -193,9 +192,9 @@ void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir,
   config["torch_dtype"] = dt;
   atomic_write_file(in_tmp("config.json"), dump(config));
 
-  const SamplerOptions s;
+  const GenerationDefaults& s = opt.generation;
   nlohmann::ordered_json gen = {{"bos_token_id", eos}, {"eos_token_id", eos},   {"pad_token_id", eos},
-                                {"do_sample", true},   {"temperature", s.temperature}, {"top_k", s.top_k},
+                                {"do_sample", s.temperature > 0}, {"temperature", s.temperature}, {"top_k", s.top_k},
                                 {"top_p", s.top_p},    {"min_p", s.min_p}};
   if (s.repeat_penalty != 1.0f) gen["repetition_penalty"] = s.repeat_penalty;
   atomic_write_file(in_tmp("generation_config.json"), dump(gen));

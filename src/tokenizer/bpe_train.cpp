@@ -37,7 +37,7 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/threads.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 
 namespace tlm {
 namespace {

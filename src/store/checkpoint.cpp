@@ -1,6 +1,6 @@
 // Checkpoint directories: atomic write, manifest verification, selection and pruning (see
 // checkpoint.h).
-#include "train/checkpoint.h"
+#include "store/checkpoint.h"
 
 #include <fcntl.h>
 #include <unistd.h>
