@@ -19,7 +19,7 @@
 #include "core/file.h"
 #include "fixtures.h"
 #include "infer/generate.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "model/batch.h"
 #include "model/llama.h"
 #include "train_fixture.h"

@@ -13,7 +13,7 @@
 #include "fixtures.h"
 #include "model/config.h"
 #include "model/params.h"
-#include "model/params_io.h"
+#include "store/params_io.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tlm::testing {

@@ -19,7 +19,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "fixtures.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "train_fixture.h"
 
 using namespace tlm;

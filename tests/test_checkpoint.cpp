@@ -14,7 +14,7 @@
 #include "core/check.h"
 #include "core/file.h"
 #include "model/params.h"
-#include "train/checkpoint.h"
+#include "store/checkpoint.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/train_options.h"

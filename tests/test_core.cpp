@@ -14,7 +14,7 @@
 #include "core/file.h"
 #include "core/hash.h"
 #include "core/json.h"
-#include "core/metrics.h"
+#include "core/metrics_log.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/threads.h"

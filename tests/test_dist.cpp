@@ -21,7 +21,7 @@
 #include "dist/data_parallel.h"
 #include "io/safetensors.h"
 #include "model/params.h"
-#include "train/checkpoint.h"
+#include "store/checkpoint.h"
 #include "fixtures.h"
 #include "train_fixture.h"
 

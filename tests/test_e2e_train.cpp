@@ -27,7 +27,7 @@
 #include "core/hash.h"
 #include "fixtures.h"
 #include "io/safetensors.h"
-#include "train/checkpoint.h"
+#include "store/checkpoint.h"
 #include "serve_fixture.h"
 
 #include <httplib.h>
@@ -142,7 +142,7 @@ double mean(const std::vector<double>& v, size_t begin, size_t end) {
 }
 
 // model.safetensors, optimizer.safetensors and the JSON files of one checkpoint, checked
-// against what the trainer documents (train/checkpoint.h) and re-hashed independently.
+// against what the trainer documents (store/checkpoint.h) and re-hashed independently.
 void check_checkpoint(const std::string& dir, int64_t step, int vocab, const std::string& tokenizer_text) {
   SCOPED_TRACE(dir);
   ASSERT_TRUE(fs::is_directory(dir)) << dir << " missing";

@@ -11,12 +11,12 @@
 
 #include "apps/classify/logreg.h"
 #include "apps/classify/tfidf.h"
-#include "apps/eval/metrics.h"
+#include "apps/eval/scores.h"
 #include "apps/eval/tweeteval.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "fixtures.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "train_fixture.h"
 
 using namespace tlm;

@@ -39,10 +39,10 @@
 #include "core/rng.h"
 #include "fixtures.h"
 #include "infer/generate.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "io/gguf.h"
 #include "model/params.h"
-#include "model/params_io.h"
+#include "store/params_io.h"
 #include "tokenizer_texts.h"
 #include "model_fixture.h"
 #include "train_fixture.h"
@@ -491,7 +491,7 @@ TEST_F(ExportGguf, LlamaCppGreedyEqualsOurs) {
   }
 }
 
-// The exported files load back (infer/import_gguf.cpp; the reader's own tests are in
+// The exported files load back (store/import_gguf.cpp; the reader's own tests are in
 // test_gguf_read.cpp): the trained checkpoint's f32 file gives its greedy tokens exactly and
 // bit-identical weights; the f16 files generate too.
 TEST_F(ExportGguf, LoadsBackLikeTheCheckpoint) {

@@ -26,7 +26,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "fixtures.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "io/gguf.h"
 #include "llama_cpp_fixture.h"
 #include "model/params.h"

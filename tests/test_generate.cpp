@@ -22,14 +22,14 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "infer/generate.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "infer/session.h"
 #include "model/batch.h"
 #include "model/llama.h"
-#include "model/params_io.h"
+#include "store/params_io.h"
 #include "ops/attention.h"
-#include "tokenizer/train.h"
-#include "train/checkpoint.h"
+#include "tokenizer/bpe_train.h"
+#include "store/checkpoint.h"
 #include "fixtures.h"
 
 namespace tlm {

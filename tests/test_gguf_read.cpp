@@ -1,4 +1,4 @@
-// GGUF reading (io/gguf.h GgufFile) and loading a model from GGUF (infer/import_gguf.cpp):
+// GGUF reading (io/gguf.h GgufFile) and loading a model from GGUF (store/import_gguf.cpp):
 //   - round trip: two random models (untied with GQA and a padded vocabulary; tied with
 //     head_dim != dim / heads and one KV head, weights scaled up so greedy text varies) exported
 //     to f32 GGUF load back with the same config, the same tokenizer (tokens, merges, encodings)
@@ -26,13 +26,13 @@
 #include "core/file.h"
 #include "core/rng.h"
 #include "fixtures.h"
-#include "infer/export_gguf.h"
+#include "store/export_gguf.h"
 #include "infer/generate.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "io/gguf.h"
 #include "model/params.h"
-#include "model/params_io.h"
-#include "tokenizer/train.h"
+#include "store/params_io.h"
+#include "tokenizer/bpe_train.h"
 #include "model_fixture.h"
 #include "train_fixture.h"
 

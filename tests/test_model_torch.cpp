@@ -26,7 +26,7 @@
 #include "io/safetensors.h"
 #include "model/batch.h"
 #include "model/llama.h"
-#include "model/params_io.h"
+#include "store/params_io.h"
 #include "ops/adamw.h"
 #include "fixtures.h"
 

@@ -1,4 +1,4 @@
-// The scale planner (src/dist/planner.h): unit checks of its formulas against hand computations,
+// The scale planner (src/apps/plan/planner.h): unit checks of its formulas against hand computations,
 // and its calibration against published training runs, each with the band it must land in.
 // Published figures and their sources (docs/scaling.md has the same table):
 //  - llm.c (karpathy/llm.c scripts/run_gpt2_124M.sh, run_gpt2_350M.sh, run_gpt2_774M.sh,
@@ -19,9 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
-#include "dist/planner.h"
+#include "apps/plan/planner.h"
 
-namespace tlm::dist {
+namespace tlm::plan {
 namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
@@ -473,4 +473,4 @@ TEST(PlannerInputs, NamesAndInterconnects) {
 }
 
 }  // namespace
-}  // namespace tlm::dist
+}  // namespace tlm::plan

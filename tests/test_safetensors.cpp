@@ -12,7 +12,7 @@
 #include "core/check.h"
 #include "fixtures.h"
 #include "io/safetensors.h"
-#include "model/params_io.h"
+#include "store/params_io.h"
 
 namespace tlm {
 namespace {

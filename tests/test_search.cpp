@@ -18,9 +18,9 @@
 #include "apps/search/vector_store.h"
 #include "core/check.h"
 #include "core/rng.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "model_fixture.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 #include "train_fixture.h"
 
 namespace tlm {

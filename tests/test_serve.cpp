@@ -30,11 +30,11 @@
 
 #include "fixtures.h"
 #include "infer/generate.h"
-#include "infer/model_loader.h"
+#include "store/model_loader.h"
 #include "infer/session.h"
 #include "model_fixture.h"
 #include "serve_fixture.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 
 namespace tlm {
 namespace {

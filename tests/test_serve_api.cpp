@@ -11,9 +11,9 @@
 
 #include "fixtures.h"
 #include "serve/api.h"
-#include "serve/metrics.h"
+#include "serve/prometheus.h"
 #include "serve/stop_text.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 
 namespace tlm::serve {
 namespace {

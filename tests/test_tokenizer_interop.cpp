@@ -35,7 +35,7 @@
 #include "fixtures.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 #include "tokenizer_texts.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,4 @@
-// Tests for the BPE trainer (src/tokenizer/train.h): word counting over every input kind, and
+// Tests for the BPE trainer (src/tokenizer/bpe_train.h): word counting over every input kind, and
 // the incremental merge loop against a naive reference trainer written here.
 //
 // The reference recounts every pair from scratch before each merge and applies the merge to
@@ -19,7 +19,7 @@
 #include "core/threads.h"
 #include "fixtures.h"
 #include "tokenizer/pretokenize.h"
-#include "tokenizer/train.h"
+#include "tokenizer/bpe_train.h"
 
 namespace tlm {
 namespace {
