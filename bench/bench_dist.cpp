@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     auto gen = tlm::bench::ensure_synthetic_file(dir, 16);
     run_or_die(bin + " -q prepare -i " + shell_quote(gen.path) + " -o " + dir + "/prep");
     run_or_die(bin + " -q tokenizer train -i " + dir + "/prep -o " + dir + "/tok/tokenizer.json --vocab 4096");
-    run_or_die(bin + " -q tokenize -i " + dir + "/prep -t " + dir + "/tok/tokenizer.json -o " + dir + "/shards");
+    run_or_die(bin + " -q tokenize -i " + dir + "/prep --tokenizer " + dir + "/tok/tokenizer.json -o " + dir + "/shards");
 
     json out = {{"cpu", tlm::bench::cpu_model()}, {"steps", steps}, {"warmup", warmup}, {"train", json::array()}};
     std::printf("| config | processes x threads | optimizer | tokens/step | ms/step | tokens/s | vs 1 x 2 | weak-scaling eff. |\n");

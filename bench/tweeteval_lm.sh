@@ -16,10 +16,10 @@ mkdir -p "$out"
 mapfile -t inputs < <(find "$data" \( -name 'train_text.txt' -o -name 'val_text.txt' \) | sort)
 $bin prepare -i "${inputs[@]}" --format text -o "$out/prep" --split 0.98,0.02,0
 $bin tokenizer train -i "$out/prep" -o "$out/tokenizer.json" --vocab 8192
-$bin tokenize -i "$out/prep" -t "$out/tokenizer.json" -o "$out/shards"
+$bin tokenize -i "$out/prep" --tokenizer "$out/tokenizer.json" -o "$out/shards"
 $bin train --data "$out/shards" --tokenizer "$out/tokenizer.json" --out "$out/run" --model "$preset" \
   -T 128 -b 16 --lr 2e-3 --warmup 100 --steps "$steps" --eval-every 500 --save-every 500 --log-every 50 --resume
 mapfile -t tests < <(find "$data" -name 'test_text.txt' | sort)
 cat "${tests[@]}" >"$out/tweeteval_test_text.txt"
 $bin eval ppl -m "$out/run" --text "$out/tweeteval_test_text.txt" --json | tee "$out/ppl_test.json"
-$bin eval tweeteval -m "$out/run" --data "$data" --json "$out/tweeteval.json" | tee "$out/tweeteval.txt"
+$bin eval tweeteval -m "$out/run" --data "$data" --json-out "$out/tweeteval.json" | tee "$out/tweeteval.txt"

@@ -38,7 +38,7 @@ pack() {
   local tw=../shared/data/tweeteval
   "$stage/bin/tweetlm" -q prepare -i "$tw/hate/train_text.txt" "$tw/offensive/train_text.txt" -o "$stage/data/prep"
   "$stage/bin/tweetlm" -q tokenizer train -i "$stage/data/prep" -o "$stage/data/tokenizer.json" --vocab 4096
-  "$stage/bin/tweetlm" -q tokenize -i "$stage/data/prep" -t "$stage/data/tokenizer.json" -o "$stage/data/shards"
+  "$stage/bin/tweetlm" -q tokenize -i "$stage/data/prep" --tokenizer "$stage/data/tokenizer.json" -o "$stage/data/shards"
   rm -rf "$stage/data/prep"
   tar -C .devcarry -czf .devcarry/pack.tar.gz stage
   rm -rf "$stage"

@@ -9,7 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh >/dev/null
+# Only the program: the tests and benchmarks are scripts/test.sh's to build. Ninja's progress
+# ([n/N] per file) shows, since a first build takes minutes.
+echo "quickstart: building build/src/tweetlm (ninja -C build tweetlm)"
+TLM_BUILD_TARGETS=tweetlm scripts/build.sh
 echo "quickstart: built build/src/tweetlm"
 
 inputs=("$@")
@@ -25,7 +28,7 @@ build/src/tweetlm tokenizer train -i "$out" -o "$out/tokenizer.json" --vocab 819
 
 echo
 echo "== 3. tokenize: $out -> $out/shards"
-build/src/tweetlm tokenize -i "$out" -t "$out/tokenizer.json" -o "$out/shards"
+build/src/tweetlm tokenize -i "$out" --tokenizer "$out/tokenizer.json" -o "$out/shards"
 
 echo
 echo "== a few tweets and their tokens (Ġ is a space)"
@@ -35,8 +38,8 @@ for i, line in enumerate(open(sys.argv[1])):
     print(json.loads(line)["text"].replace("\n", " "))' "$out/train.jsonl" >"$out/sample.txt"
 while IFS= read -r tweet; do
   echo "tweet : $tweet"
-  echo "tokens: $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode -t "$out/tokenizer.json" --tokens)"
-  echo "ids   : $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode -t "$out/tokenizer.json")"
+  echo "tokens: $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode --tokenizer "$out/tokenizer.json" --tokens)"
+  echo "ids   : $(printf '%s\n' "$tweet" | build/src/tweetlm tokenizer encode --tokenizer "$out/tokenizer.json")"
 done <"$out/sample.txt"
 steps=${TLM_QUICKSTART_STEPS:-600}
 echo

@@ -41,7 +41,7 @@ inline void write_safety_data(const std::string& root) {
 }
 
 // DIR/idx (tweetlm index of DIR/prep with DIR/run), DIR/safety.json (ads train-safety on
-// write_safety_data(DIR/te)) and DIR/eval.json (eval tweeteval --json on the same tasks).
+// write_safety_data(DIR/te)) and DIR/eval.json (eval tweeteval --json-out on the same tasks).
 // Returns "" or the error.
 inline std::string make_app_files(const std::string& d) {
   RunResult r = run_program(tweetlm({"-q", "index", "-i", d + "/prep", "-m", d + "/run", "-o", d + "/idx"}), d);
@@ -53,7 +53,7 @@ inline std::string make_app_files(const std::string& d) {
   if (r.rc != 0) return "train-safety failed: " + r.err;
   // DIR/eval.json: TweetEval scores of the model on the same two synthetic tasks (serve --eval).
   r = run_program(tweetlm({"-q", "eval", "tweeteval", "-m", d + "/run", "--data", d + "/te", "--tasks", "offensive,hate",
-                           "--json", d + "/eval.json"}),
+                           "--json-out", d + "/eval.json"}),
                   d);
   return r.rc == 0 ? "" : "eval tweeteval failed: " + r.err;
 }

@@ -54,7 +54,7 @@ awk 'BEGIN { srand(7); split("the cat sat on a mat happy day for coffee rain sun
   for (i = 0; i < 500; i++) { n = 3 + int(rand() * 10); s = ""; for (k = 0; k < n; k++) s = s (k ? " " : "") w[1 + int(rand() * 20)];
     printf "{\"id\": \"%d\", \"text\": \"%s\"}\n", i, s > (i % 10 == 0 ? "'"$tmp"'/prep/val.jsonl" : "'"$tmp"'/prep/train.jsonl") } }'
 "$bin" -q tokenizer train -i "$tmp/prep" -o "$tmp/tok.json" --vocab 300 --min-frequency 1 >/dev/null
-"$bin" -q tokenize -i "$tmp/prep" -t "$tmp/tok.json" -o "$tmp/shards" >/dev/null
+"$bin" -q tokenize -i "$tmp/prep" --tokenizer "$tmp/tok.json" -o "$tmp/shards" >/dev/null
 args=(-q -t 1 train --data "$tmp/shards" --tokenizer "$tmp/tok.json" --model tiny -T 32 -b 2 --steps 6 --eval-every 3
       --sample-every 0 --peak-gflops 100)
 

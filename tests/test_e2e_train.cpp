@@ -225,7 +225,7 @@ TEST(E2ETrain, TweetEvalPrepareTokenizeTrainGenerateEvalResume) {
   r = tweetlm(tmp, "-q tokenizer train -i " + quote(prep) + " -o " + quote(tok) + " --vocab " + std::to_string(kVocab));
   ASSERT_RAN(r, "tokenizer train");
   const std::string tok_text = slurp(tok);
-  r = tweetlm(tmp, "-q tokenize -i " + quote(prep) + " -t " + quote(tok) + " -o " + quote(shards));
+  r = tweetlm(tmp, "-q tokenize -i " + quote(prep) + " --tokenizer " + quote(tok) + " -o " + quote(shards));
   ASSERT_RAN(r, "tokenize");
   const json meta = json::parse(slurp(shards + "/meta.json"));
   const int V = int(meta.at("tokenizer").at("vocab_size").get<uint64_t>());
@@ -334,7 +334,7 @@ TEST(E2ETrain, TweetEvalPrepareTokenizeTrainGenerateEvalResume) {
   {
     std::vector<uint32_t> predicted(val.begin() + 1, val.begin() + 1 + std::ptrdiff_t(tokens));
     write_file(tmp / "predicted.ids", ids_line(predicted) + "\n");
-    RunResult d = tweetlm(tmp, "tokenizer decode --skip-special -t " + quote(tok) + " " + quote(tmp / "predicted.ids"));
+    RunResult d = tweetlm(tmp, "tokenizer decode --skip-special --tokenizer " + quote(tok) + " " + quote(tmp / "predicted.ids"));
     ASSERT_RAN(d, "tokenizer decode");
     ASSERT_FALSE(d.out.empty());
     const uint64_t want_bytes = (d.out.size() - 1) + uint64_t(std::count(predicted.begin(), predicted.end(), eos));
@@ -369,7 +369,7 @@ TEST(E2ETrain, TweetEvalPrepareTokenizeTrainGenerateEvalResume) {
   const std::vector<uint32_t> pids = parse_ids(gi.out);
   EXPECT_LE(pids.size(), 20u);
   write_file(tmp / "gen.ids", ids_line(pids) + "\n");
-  RunResult d = tweetlm(tmp, "tokenizer decode -t " + quote(run + "/step_00000060/tokenizer.json") + " " +
+  RunResult d = tweetlm(tmp, "tokenizer decode --tokenizer " + quote(run + "/step_00000060/tokenizer.json") + " " +
                                  quote(tmp / "gen.ids"));
   ASSERT_RAN(d, "tokenizer decode");
   EXPECT_EQ(gt.out, prompt + d.out);

@@ -293,7 +293,7 @@ TEST_F(TweetEvalRun, CliOnARealTaskAndPplOnText) {
   ASSERT_TRUE(std::filesystem::exists(shared + "/irony/test_text.txt")) << shared << " is missing";
   // A real TweetEval task end to end: irony, training rows capped for time.
   auto r = run_program(tweetlm({"-q", "eval", "tweeteval", "-m", *tmp_ / "tiny/run", "--data", shared, "--tasks",
-                                "irony", "--max-train", "600", "--json", *tmp_ / "irony.json"}),
+                                "irony", "--max-train", "600", "--json-out", *tmp_ / "irony.json"}),
                        tmp_->path());
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("RoBERTa-base (published)"), std::string::npos) << r.out;

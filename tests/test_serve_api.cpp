@@ -188,6 +188,44 @@ TEST_F(ServeApi, EveryBadFieldIsA4xxNamingIt) {
   EXPECT_TRUE(b64);
 }
 
+// Fields the server cannot honour are a 400 naming the field, not silently ignored; the values
+// that ask for nothing pass.
+TEST_F(ServeApi, UnsupportedFieldsAreA400NamingThem) {
+  const json msgs = {{{"role", "user"}, {"content", "x"}}};
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"response_format", {{"type", "json_object"}}}}, "response_format"},
+      {{{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}}}}}}, "response_format"},
+      {{{"response_format", "json"}}, "response_format"},
+      {{{"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}}, "tools"},
+      {{{"tool_choice", "auto"}}, "tool_choice"},
+      {{{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}, "tool_choice"},
+      {{{"grammar", "root ::= \"a\""}}, "grammar"},
+      {{{"logit_bias", {{"50256", -100}}}}, "logit_bias"},
+      {{{"echo", true}}, "echo"},
+  };
+  for (const auto& [extra, param] : refused) {
+    for (Kind kind : {Kind::completion, Kind::chat}) {
+      json body = extra;
+      if (kind == Kind::chat) body["messages"] = msgs;
+      else body["prompt"] = "x";
+      ApiError e = error_of(body, kind);
+      EXPECT_EQ(e.status, 400) << body.dump();
+      EXPECT_EQ(e.param, param) << body.dump();
+      json b = e.body();
+      EXPECT_NE(b["error"]["message"].get<std::string>().find(param), std::string::npos) << b.dump();
+      EXPECT_EQ(b["error"]["param"], param) << b.dump();
+    }
+  }
+  const json harmless = {{"response_format", {{"type", "text"}}}, {"echo", false}, {"logit_bias", json::object()},
+                         {"tools", json::array()}, {"tool_choice", "none"}, {"grammar", ""}, {"functions", nullptr}};
+  json c = harmless;
+  c["prompt"] = "x";
+  EXPECT_NO_THROW(parse_generate(c, Kind::completion, ctx(), 1)) << c.dump();
+  json m = harmless;
+  m["messages"] = msgs;
+  EXPECT_NO_THROW(parse_generate(m, Kind::chat, ctx(), 1)) << m.dump();
+}
+
 TEST_F(ServeApi, ChatTemplateIsChatMLWithContentsAsPlainText) {
   const int32_t start = int32_t(tok_->token_id("<|im_start|>")), end = int32_t(tok_->token_id("<|im_end|>"));
   ASSERT_GE(start, 0);

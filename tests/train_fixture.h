@@ -109,7 +109,7 @@ inline std::string make_tiny_corpus(const std::string& dir) {
                                      "--vocab", "320", "--min-frequency", "1"}),
                             dir);
   if (r.rc != 0) return r.err;
-  r = run_program(tweetlm({"-q", "tokenize", "-i", dir + "/prep", "-t", dir + "/tok/tokenizer.json", "-o", dir + "/shards"}),
+  r = run_program(tweetlm({"-q", "tokenize", "-i", dir + "/prep", "--tokenizer", dir + "/tok/tokenizer.json", "-o", dir + "/shards"}),
                   dir);
   return r.rc == 0 ? "" : r.err;
 }

@@ -15,6 +15,7 @@
 #include "core/hash.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "apps/eval/tweeteval.h"
 #include "data/shards.h"
 #include "store/model_loader.h"
@@ -118,7 +119,20 @@ Runner add_ppl(CLI::App& parent) {
     Llama model(info.config, b, t);
     load_params(SafetensorsFile(info.model_path), model.layout(), model.params());
     const auto lengths = token_byte_lengths(tok, size_t(info.config.vocab_size));
-    EvalResult r = evaluate(model, ds, windows, b, t, int32_t(tok.eos_id()), &lengths);
+    // evaluate() over a loss function that also moves the progress line (tokens scored, rate, ETA).
+    Progress progress("eval ppl", double(windows.size()) * double(t));
+    double scored = 0;
+    auto nats = [&](const Batch& batch) {
+      model.forward(batch);
+      const float* losses = model.losses();
+      double sum = 0;  // in token order, as evaluate(model, ...) sums
+      for (size_t i = 0; i < batch.targets.size(); ++i)
+        if (batch.targets[i] >= 0) sum += double(losses[i]);
+      progress.update(scored += double(batch.targets.size()), "tokens");
+      return sum;
+    };
+    EvalResult r = evaluate(BatchNats(nats), ds, windows, b, t, int32_t(tok.eos_id()), &lengths);
+    progress.finish(strprintf("%llu windows", static_cast<unsigned long long>(r.windows)));
     if (*json) {
       nlohmann::ordered_json j = {{"checkpoint", dir},     {"step", info.step},         {"data", text->empty() ? *data : *text},
                                   {"split", *split},       {"context", t},              {"windows", r.windows},
@@ -142,6 +156,7 @@ Runner add_tweeteval(CLI::App& parent) {
   auto data = std::make_shared<std::string>();
   auto tasks = std::make_shared<std::vector<std::string>>();
   auto json_path = std::make_shared<std::string>();
+  auto json_stdout = std::make_shared<bool>(false);
   auto max_train = std::make_shared<size_t>(0);
   auto batch = std::make_shared<int>(32);
   auto no_baseline = std::make_shared<bool>(false);
@@ -150,7 +165,9 @@ Runner add_tweeteval(CLI::App& parent) {
   cmd->add_option("--tasks", *tasks, "Tasks to run (default: all seven)")
       ->delimiter(',')
       ->check(CLI::IsMember(apps::tweeteval_tasks()));
-  cmd->add_option("--json", *json_path, "Write the scores as JSON to FILE");
+  // --json means "JSON to stdout" in every command; the file is --json-out.
+  cmd->add_option("--json-out", *json_path, "Also write the scores as JSON to FILE (what serve --eval reads)");
+  cmd->add_flag("--json", *json_stdout, "Print the scores as JSON to stdout instead of the table");
   cmd->add_option("--max-train", *max_train, "Use at most N training rows per task (quick runs)");
   cmd->add_option("-b,--batch", *batch, "Tweets per forward pass")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_flag("--no-baseline", *no_baseline, "Skip the TF-IDF baseline");
@@ -176,8 +193,10 @@ Runner add_tweeteval(CLI::App& parent) {
       if (!r.baseline.features.empty()) line += strprintf(" | TF-IDF test %.1f", 100 * r.baseline.test);
       log_info("%s | %.0f s", line.c_str(), r.seconds);
     });
-    std::printf("%s", apps::tweeteval_table(results, name).c_str());
-    if (!json_path->empty()) atomic_write_file(*json_path, apps::tweeteval_json(results, name).dump(2) + "\n");
+    const std::string json_text = apps::tweeteval_json(results, name).dump(2) + "\n";
+    if (*json_stdout) std::fputs(json_text.c_str(), stdout);
+    else std::printf("%s", apps::tweeteval_table(results, name).c_str());
+    if (!json_path->empty()) atomic_write_file(*json_path, json_text);
     return 0;
   };
 }

@@ -2,11 +2,14 @@
 // llama.cpp GGUF file (src/store/export_gguf.h), matrices f32, f16, bf16 or q8_0; --format hf a
 // Hugging Face LlamaForCausalLM directory (src/store/export_hf.h), f32, f16 or bf16, sharded
 // over --max-shard-size. Docs: docs/export.md.
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/output_path.h"
 #include "core/check.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "infer/sampler.h"
 #include "store/export_gguf.h"
@@ -31,7 +34,9 @@ int run_export(const ExportArgs& a) {
     else if (a.type == "bf16") opt.type = GgmlType::bf16;
     else if (a.type == "q8_0") opt.type = GgmlType::q8_0;
     else throw user_error("--type", "unknown type '%s' for gguf (supported: f32, f16, bf16, q8_0)", a.type.c_str());
+    check_output_file(a.output, "-o names the .gguf file to write; an existing file is replaced");
     LoadedModel lm = load_model(a.model, a.tokenizer);
+    if (auto dir = std::filesystem::path(a.output).parent_path(); !dir.empty()) make_dirs(dir.string());
     export_gguf(*lm.model, lm.tokenizer, a.output, opt);
     log_info("export: %s (%s) -> %s", lm.dir.c_str(), a.type.c_str(), a.output.c_str());
     return 0;
@@ -44,6 +49,7 @@ int run_export(const ExportArgs& a) {
     else throw user_error("--type", "unknown type '%s' for hf (supported: f32, f16, bf16)", a.type.c_str());
     opt.max_shard_bytes = parse_byte_size(a.max_shard_size, "--max-shard-size");
     opt.force = a.force;
+    check_hf_target(a.output, a.force);
     const SamplerOptions s;  // generate's defaults
     opt.generation = {s.temperature, s.top_p, s.min_p, s.repeat_penalty, s.top_k};
     LoadedModel lm = load_model(a.model, a.tokenizer);

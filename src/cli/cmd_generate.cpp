@@ -4,9 +4,11 @@
 // prompts (-f) is generated in parallel and printed one line per prompt, in input order, each
 // as soon as it and all before it are done.
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "core/check.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "infer/generate.h"
 #include "store/model_loader.h"
 #include "infer/text_stream.h"
@@ -26,7 +29,9 @@ namespace {
 struct GenerateArgs {
   std::string model, tokenizer, prompt, file;
   int n_predict = -1;
-  int64_t seed = 1337;
+  int64_t seed = -1;  // -1: drawn from random_device and printed, as llama.cpp does
+  int ctx_size = 0;   // -c: KV cache tokens per slot (0, when not given: the model's context)
+  bool ctx_given = false;
   bool ids = false;
   SamplerOptions sampling;
   int parallel = 8;
@@ -84,11 +89,13 @@ int run_generate(const GenerateArgs& a) {
   SamplerOptions sampling = a.sampling;
   if (a.seed < 0) {
     std::random_device rd;
-    sampling.seed = (uint64_t(rd()) << 32) | rd();
-    log_info("seed: %llu", static_cast<unsigned long long>(sampling.seed));
+    // Kept below 2^63 so that the printed seed can be given back to -s (an int64).
+    sampling.seed = ((uint64_t(rd()) << 32) | rd()) >> 1;
   } else {
     sampling.seed = uint64_t(a.seed);
   }
+  log_info("generate: seed %llu (repeat this run with -s %llu)", static_cast<unsigned long long>(sampling.seed),
+           static_cast<unsigned long long>(sampling.seed));
   sampling.validate();
   const bool batch = !a.file.empty();
   std::vector<std::string> texts = batch ? read_prompt_lines(a.file) : std::vector<std::string>{a.prompt};
@@ -96,6 +103,8 @@ int run_generate(const GenerateArgs& a) {
   LoadedModel lm = load_model(a.model, a.tokenizer);
   const Tokenizer& tok = lm.tokenizer;
   const ModelConfig& cfg = lm.model->config();
+  if (a.ctx_given && (a.ctx_size < 1 || a.ctx_size > cfg.max_seq_len))
+    throw user_error("--ctx-size", "%d: must be in [1, %d] (the model's context)", a.ctx_size, cfg.max_seq_len);
   log_info("model: %s: %.1fM parameters, context %d, vocabulary %zu", lm.dir.c_str(),
            double(cfg.num_params()) / 1e6, cfg.max_seq_len, tok.vocab_size());
 
@@ -113,6 +122,7 @@ int run_generate(const GenerateArgs& a) {
   opt.sampling = sampling;
   opt.max_new_tokens = a.n_predict;
   opt.parallel = a.parallel;
+  opt.ctx_size = a.ctx_size;
   opt.n_vocab = int(tok.vocab_size());
   opt.eos_id = int32_t(tok.eos_id());
 
@@ -136,8 +146,14 @@ int run_generate(const GenerateArgs& a) {
       }
       std::fflush(stdout);
     };
-  } else {
+  }
+  // -f: a progress line over the prompts (stderr; hidden by -q), as the lines come out.
+  std::optional<Progress> progress;
+  size_t n_done = 0;
+  if (batch) {
+    progress.emplace("generate", double(texts.size()));
     cb.on_done = [&](size_t i, const Generation& g) {
+      progress->update(double(++n_done), "prompts");
       done.emplace(i, g);
       for (auto it = done.find(next_print); it != done.end(); it = done.find(next_print)) {
         std::vector<uint32_t> gen(it->second.tokens.begin(), it->second.tokens.end());
@@ -158,6 +174,8 @@ int run_generate(const GenerateArgs& a) {
   if (!batch) {
     if (!a.ids) write(stream.finish());
     write("\n");
+  } else {
+    progress->finish(strprintf("%zu prompts", texts.size()));
   }
   std::fflush(stdout);
   if (!a.ids && log_enabled(LogLevel::info)) {
@@ -188,7 +206,10 @@ Runner add_generate(CLI::App& app) {
                   "the context is full)")
       ->capture_default_str()->check(CLI::Range(-1, 1 << 30));
   cmd->add_option("--temp", s.temperature, "Temperature (0: greedy)")->capture_default_str();
-  cmd->add_option("-s,--seed", a->seed, "Random seed (-1: a random one)")->capture_default_str();
+  cmd->add_option("-s,--seed", a->seed, "Random seed (default -1: a random one, printed so the run can be repeated)")
+      ->capture_default_str()->check(CLI::Range(int64_t{-1}, std::numeric_limits<int64_t>::max()));
+  auto* ctx = cmd->add_option("-c,--ctx-size", a->ctx_size,
+                              "KV cache tokens per sequence: prompt + generated (default: the model's context)");
   cmd->add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
   cmd->add_option("--top-p", s.top_p, "Nucleus sampling: keep the most likely tokens up to this probability (1: off)")
       ->capture_default_str();
@@ -202,7 +223,10 @@ Runner add_generate(CLI::App& app) {
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the model directory's");
   cmd->add_option("--parallel", a->parallel, "Prompts of -f decoded together (KV cache slots)")
       ->capture_default_str()->check(CLI::Range(1, 4096));
-  return [a] { return run_generate(*a); };
+  return [a, ctx] {
+    a->ctx_given = ctx->count() > 0;
+    return run_generate(*a);
+  };
 }
 
 }  // namespace tlm::cli

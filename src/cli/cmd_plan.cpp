@@ -118,6 +118,7 @@ Runner add_plan(CLI::App& app) {
   auto gpus = std::make_shared<std::string>();
   auto batch = std::make_shared<std::string>();
   auto json = std::make_shared<std::string>();
+  auto json_stdout = std::make_shared<bool>(false);
   auto tie = std::make_shared<bool>(false);
   auto untie = std::make_shared<bool>(false);
   auto recompute = std::make_shared<bool>(false);
@@ -157,7 +158,9 @@ Runner add_plan(CLI::App& app) {
       ->check(positive);
   cmd->add_option("--efficiency", o->efficiency, "Fraction of peak FLOP/s compute reaches (default: the GPU's calibrated value)")
       ->check(CLI::Range(0.01, 1.0));
-  cmd->add_option("--json", *json, "Also write the plan as JSON to this file");
+  // --json means "JSON to stdout" in every command; the file is --json-out.
+  cmd->add_option("--json-out", *json, "Also write the plan as JSON to this file");
+  cmd->add_flag("--json", *json_stdout, "Print the plan as JSON to stdout instead of the report");
   return [=]() {
     plan::DimOverrides d = *dims;
     if (*tie) d.tie = 1;
@@ -172,8 +175,10 @@ Runner add_plan(CLI::App& app) {
     opts.recompute = *recompute ? 1 : (*no_recompute ? 0 : -1);
     const plan::Plan plan = plan::make_plan(m, opts);
     // The file first: a path that cannot be written is an error before any report.
-    if (!json->empty()) atomic_write_file(*json, plan::plan_to_json(plan).dump(2) + "\n");
-    print_report(plan);
+    const std::string json_text = plan::plan_to_json(plan).dump(2) + "\n";
+    if (!json->empty()) atomic_write_file(*json, json_text);
+    if (*json_stdout) std::fputs(json_text.c_str(), stdout);
+    else print_report(plan);
     return 0;
   };
 }

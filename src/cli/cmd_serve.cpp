@@ -33,6 +33,7 @@ struct ServeArgs {
   std::string index;   // --index: a search index (tweetlm index)
   std::string safety;  // --safety: a brand-safety classifier (tweetlm ads train-safety)
   serve::ServerOptions opt;
+  bool ctx_given = false;  // -c/--ctx-size was on the command line
 };
 
 // The state the app routes read: opened once, before the server starts, and only read after.
@@ -94,9 +95,13 @@ int run_serve(ServeArgs& a) {
   if (!opt.run_dir.empty() && !std::filesystem::is_directory(opt.run_dir))
     throw user_error(opt.run_dir, "--run: not a directory");
   if (!opt.eval_file.empty() && !read_json_file(opt.eval_file).contains("baseline"))
-    throw user_error(opt.eval_file, "--eval: not the JSON of 'tweetlm eval tweeteval --json'");
+    throw user_error(opt.eval_file, "--eval: not the JSON of 'tweetlm eval tweeteval --json-out'");
   if (!opt.eval_file.empty()) opt.app_info["eval"] = opt.eval_file;
   LoadedModel lm = load_model(a.model, a.tokenizer);
+  const int model_ctx = lm.model->config().max_seq_len;
+  if (a.ctx_given && (opt.engine.ctx_size < 1 || opt.engine.ctx_size > model_ctx))
+    throw user_error("--ctx-size", "%d: must be in [1, %d] (the model's context)", opt.engine.ctx_size, model_ctx);
+  if (!a.ctx_given) opt.engine.ctx_size = model_ctx;
   Apps apps;
   add_app_routes(a, apps, lm);
   opt.model_id = a.alias.empty() ? default_alias(a.model) : a.alias;
@@ -110,8 +115,8 @@ int run_serve(ServeArgs& a) {
   std::signal(SIGTERM, on_serve_signal);
   serve::run_server(lm, opt, g_stop, [&](int port) {
     const ModelConfig& c = lm.model->config();
-    log_info("serve: model '%s' (%.1fM parameters, context %d) from %s, %d slots", opt.model_id.c_str(),
-             double(c.num_params()) / 1e6, c.max_seq_len, lm.dir.c_str(), opt.engine.parallel);
+    log_info("serve: model '%s' (%.1fM parameters, context %d) from %s, %d slots of %d tokens", opt.model_id.c_str(),
+             double(c.num_params()) / 1e6, c.max_seq_len, lm.dir.c_str(), opt.engine.parallel, opt.engine.ctx_size);
     // One line on stdout for scripts and tests (the port matters with --port 0).
     std::printf("listening on http://%s:%d\n", opt.host.c_str(), port);
     std::fflush(stdout);
@@ -132,8 +137,12 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--port", o.port, "Port (0: any free port, printed at start)")->capture_default_str();
   cmd->add_option("--api-key", o.api_key,
                   "Require 'Authorization: Bearer KEY' on every route but /health and / (or env TWEETLM_API_KEY)");
-  cmd->add_option("--parallel", o.engine.parallel, "Sequences generated together (KV-cache slots)")
+  // -np (llama.cpp's spelling) reaches --parallel through main.cpp's argv rewrite: CLI11 has
+  // no multi-character short options.
+  cmd->add_option("--parallel", o.engine.parallel, "Sequences generated together (KV-cache slots; also -np)")
       ->capture_default_str();
+  auto* ctx = cmd->add_option("-c,--ctx-size", o.engine.ctx_size,
+                              "KV-cache tokens per slot: prompt + generated (default: the model's context)");
   cmd->add_option("--queue", o.engine.queue_size, "Requests waiting for a slot before answering 503")
       ->capture_default_str();
   cmd->add_option("--max-tokens", o.max_tokens, "Largest max_tokens a request may ask (0: the model's context)")
@@ -144,11 +153,14 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--threads-http", o.http_threads, "HTTP connections served at once")->capture_default_str();
   cmd->add_option("-a,--alias", a->alias, "Model name in /v1/models (default: the model path's base name)");
   cmd->add_option("--run", o.run_dir, "Training output directory whose metrics.jsonl the web page plots");
-  cmd->add_option("--eval", o.eval_file, "TweetEval scores (eval tweeteval --json) the web page shows");
+  cmd->add_option("--eval", o.eval_file, "TweetEval scores (eval tweeteval --json-out) the web page shows");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json to use instead of the model's");
   cmd->add_option("--index", a->index, "Search index (tweetlm index) answering POST /v1/search");
   cmd->add_option("--safety", a->safety, "Brand-safety classifier (tweetlm ads train-safety) for /v1/ads/*");
-  return [a] { return run_serve(*a); };
+  return [a, ctx] {
+    a->ctx_given = ctx->count() > 0;
+    return run_serve(*a);
+  };
 }
 
 }  // namespace tlm::cli

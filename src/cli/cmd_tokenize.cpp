@@ -1,6 +1,6 @@
 // `tweetlm tokenize`: options and output of prepared corpus -> token shards
-// (src/tokenizer/tokenize_corpus.h). `-t` here is the tokenizer file; the global thread count
-// is still reachable as `--threads` (or `-t N` before the subcommand).
+// (src/tokenizer/tokenize_corpus.h). The tokenizer is `--tokenizer` (no short form): `-t` means
+// threads in every command (main.cpp's global option, reached through fallthrough).
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -18,7 +18,7 @@ Runner add_tokenize(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   cmd->add_option("-i,--input", *input, "Prepared corpus directory (train/val/test.jsonl from 'tweetlm prepare')")
       ->required();
-  cmd->add_option("-t,--tokenizer", *tokenizer, "tokenizer.json (from 'tweetlm tokenizer train', or any GPT-2-style one)")
+  cmd->add_option("--tokenizer", *tokenizer, "tokenizer.json (from 'tweetlm tokenizer train', or any GPT-2-style one)")
       ->required();
   cmd->add_option("-o,--output", *output, "Output directory for <split>_NNNNNN.bin shards and meta.json")->required();
   cmd->add_option("--shard-tokens", opt->shard_tokens, "Most tokens per shard file")

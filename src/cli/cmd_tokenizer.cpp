@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/output_path.h"
 #include "core/check.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -73,6 +74,8 @@ Runner add_train(CLI::App& parent) {
       if (sp.size() == 1)  // it would be spelled like the byte token for the same byte
         throw user_error("--special", "'%s' is also an ordinary token (a single byte); use a name that cannot occur "
                          "in text, like <|name|>", sp.c_str());
+    // The output is checked before minutes of training (an existing file is replaced).
+    check_output_file(*out, "-o names the tokenizer.json file to write; tokenizer_config.json goes beside it");
     auto start = std::chrono::steady_clock::now();
     Tokenizer tok = train_bpe(*inputs, *opt);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -93,7 +96,7 @@ Runner add_encode(CLI::App& parent) {
   auto input = std::make_shared<std::string>("-");
   auto tokens = std::make_shared<bool>(false);
   auto ids_flag = std::make_shared<bool>(false);
-  cmd->add_option("-t,--tokenizer", *tok_path, "tokenizer.json")->required();
+  cmd->add_option("--tokenizer", *tok_path, "tokenizer.json")->required();
   cmd->add_option("input", *input, "Text file, or - for stdin")->capture_default_str();
   auto* ids_opt = cmd->add_flag("--ids", *ids_flag, "Print space-separated ids (the default)");
   cmd->add_flag("--tokens", *tokens, "Print the tokens, spelled as in tokenizer.json (space is Ġ)")->excludes(ids_opt);
@@ -124,7 +127,7 @@ Runner add_decode(CLI::App& parent) {
   auto tok_path = std::make_shared<std::string>();
   auto input = std::make_shared<std::string>("-");
   auto skip = std::make_shared<bool>(false);
-  cmd->add_option("-t,--tokenizer", *tok_path, "tokenizer.json")->required();
+  cmd->add_option("--tokenizer", *tok_path, "tokenizer.json")->required();
   cmd->add_option("input", *input, "File of id lines, or - for stdin")->capture_default_str();
   cmd->add_flag("--skip-special", *skip, "Leave special tokens out of the text");
   return [=] {

@@ -40,6 +40,30 @@ std::string lowercase_ascii(std::string_view s) {
   return r;
 }
 
+// The directories make_dirs(path) is about to create, removed again (if still empty) unless
+// keep() is called: a failed prepare leaves the file system as it found it.
+class CreatedDirs {
+ public:
+  explicit CreatedDirs(const std::string& path) {
+    std::error_code ec;
+    for (auto p = std::filesystem::path(path).lexically_normal(); !p.empty() && !std::filesystem::exists(p, ec);
+         p = p.parent_path()) {
+      made_.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+  }
+  ~CreatedDirs() {
+    std::error_code ec;
+    for (const auto& p : made_) std::filesystem::remove(p, ec);  // deepest first; only empty ones go
+  }
+  CreatedDirs(const CreatedDirs&) = delete;
+  CreatedDirs& operator=(const CreatedDirs&) = delete;
+  void keep() { made_.clear(); }
+
+ private:
+  std::vector<std::filesystem::path> made_;
+};
+
 class Pipeline {
  public:
   Pipeline(const PrepareOptions& opt, PrepareReport& rep) : opt_(opt), rep_(rep) {
@@ -203,6 +227,8 @@ PrepareReport prepare(const PrepareOptions& opt) {
   std::vector<InputFile> inputs = expand_inputs(opt.inputs, opt.read);
   uint64_t total = 0;
   for (const auto& in : inputs) total += in.size;
+  // A failed run (--strict, no tweets kept, a read error) leaves no folder it made behind.
+  CreatedDirs created(opt.outdir);
   Pipeline pipeline(opt, rep);
   Progress progress("prepare", static_cast<double>(total), ProgressUnit::bytes);
   uint64_t done_before = 0;
@@ -218,7 +244,19 @@ PrepareReport prepare(const PrepareOptions& opt) {
     done_before += in.size;
     rep.files.push_back(std::move(info));
   }
+  if (rep.kept == 0) {
+    std::string why = strprintf("no tweets kept (%llu records read", (unsigned long long)rep.records);
+    const std::pair<const char*, uint64_t> drops[] = {
+        {"malformed", rep.malformed}, {"retweets", rep.retweets},     {"other languages", rep.wrong_lang},
+        {"empty", rep.empty},         {"too short", rep.too_short},   {"duplicates", rep.duplicates},
+        {"near-duplicates", rep.near_duplicates}};
+    for (const auto& [name, n] : drops)
+      if (n) why += strprintf(", %llu %s", (unsigned long long)n, name);
+    why += "); nothing was written";
+    throw UserError(opt.inputs.size() == 1 ? opt.inputs[0] : std::string("--input"), why);
+  }
   pipeline.finish();
+  created.keep();
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.update(static_cast<double>(total));
   progress.finish(format_quantity(static_cast<double>(rep.kept), ProgressUnit::count) + " tweets kept");

@@ -34,7 +34,7 @@ struct Slot {
 std::vector<Generation> generate(const Llama& model, const std::vector<std::vector<int32_t>>& prompts,
                                  const GenerateOptions& opt, const GenerateCallbacks& cb, GenerateStats* stats) {
   const ModelConfig& cfg = model.config();
-  const int T = cfg.max_seq_len, V = cfg.vocab_size;
+  const int T = opt.ctx_size > 0 ? std::min(opt.ctx_size, cfg.max_seq_len) : cfg.max_seq_len, V = cfg.vocab_size;
   const int n_vocab = opt.n_vocab > 0 ? std::min(opt.n_vocab, V) : V;
   opt.sampling.validate();
   TLM_CHECK(opt.eos_id >= 0 && opt.eos_id < V, "eos id %d outside the vocabulary %d", opt.eos_id, V);
@@ -46,8 +46,8 @@ std::vector<Generation> generate(const Llama& model, const std::vector<std::vect
   size_t longest = 0;
   for (size_t i = 0; i < prompts.size(); i++) {
     if (prompts[i].size() + 1 > size_t(T))
-      throw user_error(strprintf("prompt %zu", i + 1), "%zu tokens, but the model's context is %d tokens "
-                       "(the leading <|endoftext|> included)", prompts[i].size(), T);
+      throw user_error(strprintf("prompt %zu", i + 1), "%zu tokens, but the context is %d tokens "
+                       "(the leading <|endoftext|> included; the model's is %d)", prompts[i].size(), T, cfg.max_seq_len);
     for (int32_t t : prompts[i])
       if (t < 0 || t >= V) throw user_error(strprintf("prompt %zu", i + 1), "token id %d outside the vocabulary", t);
     longest = std::max(longest, prompts[i].size());

@@ -25,6 +25,7 @@ struct GenerateOptions {
   SamplerOptions sampling;
   int max_new_tokens = -1;  // -1: until <|endoftext|> or the context is full
   int parallel = 8;         // sequences decoded together (KV cache slots)
+  int ctx_size = 0;         // tokens per slot, [eos] + prompt + generated (0: the model's context)
   int max_rows = 256;       // rows per forward chunk: bounds the activations of a long prefill
   int n_vocab = 0;          // sample among ids < n_vocab (the tokenizer's size); 0: the model's
   int32_t eos_id = 0;       // <|endoftext|>: starts every sequence and ends it when sampled

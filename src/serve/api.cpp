@@ -120,7 +120,7 @@ std::vector<std::vector<int32_t>> inputs_of(const json& v, const char* param, co
   }
   for (size_t i = 0; i < out.size(); i++)
     if (out[i].size() + 1 > size_t(ctx.context))
-      throw ApiError(400, strprintf("%s%s is %zu tokens, but the model's context is %d tokens (the leading "
+      throw ApiError(400, strprintf("%s%s is %zu tokens, but the context is %d tokens (the leading "
                                     "<|endoftext|> included)", param, out.size() > 1 ? strprintf(" %zu", i).c_str() : "",
                                     out[i].size(), ctx.context),
                      param, "invalid_request_error", "context_length_exceeded");
@@ -179,9 +179,36 @@ std::vector<int32_t> chat_prompt(const json& messages, const Tokenizer& tok) {
   return ids;
 }
 
+// Fields clients send that this server cannot honour: a request that asks for JSON output,
+// tools, a grammar, logit biases or an echoed prompt gets a 400 naming the field instead of
+// plain text it did not ask for. The values that ask for nothing (null, {"type": "text"},
+// empty lists and objects, "none", false, "") pass.
+void reject_unsupported(const json& body) {
+  if (const json* rf = field(body, "response_format")) {
+    const bool text = rf->is_object() && rf->contains("type") && (*rf)["type"] == "text";
+    if (!text) bad("response_format", "'response_format' is not supported: this server generates plain text only "
+                                      "(only {\"type\": \"text\"} is accepted)");
+  }
+  for (const char* key : {"tools", "functions"})
+    if (const json* v = field(body, key); v && !(v->is_array() && v->empty()))
+      bad(key, strprintf("'%s' is not supported: this server has no tool calling", key));
+  for (const char* key : {"tool_choice", "function_call"})
+    if (const json* v = field(body, key); v && !(v->is_string() && v->get<std::string>() == "none"))
+      bad(key, strprintf("'%s' is not supported: this server has no tool calling (only \"none\" is accepted)", key));
+  for (const char* key : {"grammar", "json_schema"})
+    if (const json* v = field(body, key); v && !(v->is_string() && v->get<std::string>().empty()) &&
+                                          !(v->is_object() && v->empty()))
+      bad(key, strprintf("'%s' is not supported: this server has no constrained generation", key));
+  if (const json* v = field(body, "logit_bias"); v && !((v->is_object() || v->is_array()) && v->empty()))
+    bad("logit_bias", "'logit_bias' is not supported (only an empty one is accepted)");
+  if (const json* v = field(body, "echo"); v && !(v->is_boolean() && !v->get<bool>()))
+    bad("echo", "'echo' is not supported: the response holds the completion only (only false is accepted)");
+}
+
 ParsedGenerate parse_generate(const json& body, Kind kind, const ApiContext& ctx, uint64_t random_seed) {
   if (!body.is_object()) bad("", "the request body must be a JSON object");
   check_model(body, ctx);
+  reject_unsupported(body);
   ParsedGenerate r;
   GenerateSpec& g = r.spec;
   const Tokenizer& tok = *ctx.tok;
@@ -191,7 +218,7 @@ ParsedGenerate parse_generate(const json& body, Kind kind, const ApiContext& ctx
     if (!m) bad("messages", "'messages' is required");
     std::vector<int32_t> p = chat_prompt(*m, tok);
     if (p.size() + 1 > size_t(ctx.context))
-      throw ApiError(400, strprintf("messages are %zu tokens with the chat template, but the model's context is %d "
+      throw ApiError(400, strprintf("messages are %zu tokens with the chat template, but the context is %d "
                                     "tokens", p.size() + 1, ctx.context),
                      "messages", "invalid_request_error", "context_length_exceeded");
     g.prompts.push_back(std::move(p));

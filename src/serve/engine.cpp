@@ -71,8 +71,8 @@ struct Engine::Slot {
 };
 
 struct Engine::State {
-  State(const Llama& model, int parallel, int max_rows)
-      : session(model, parallel + 1, 0, max_rows), slots(size_t(parallel)) {}
+  State(const Llama& model, int parallel, int ctx_size, int max_rows)
+      : session(model, parallel + 1, ctx_size, max_rows), slots(size_t(parallel)) {}
   InferenceSession session;  // slots [0, parallel) generate; slot `parallel` embeds
   std::vector<Slot> slots;
   std::vector<SeqInput> inputs;
@@ -84,7 +84,8 @@ Engine::Engine(const Llama& model, const Tokenizer& tok, const EngineOptions& op
     : model_(model), tok_(tok), opt_(opt), metrics_(metrics) {
   TLM_CHECK(opt.parallel > 0 && opt.queue_size > 0 && opt.max_rows > 0, "engine options");
   if (opt_.n_vocab <= 0 || opt_.n_vocab > model.config().vocab_size) opt_.n_vocab = model.config().vocab_size;
-  st_ = std::make_unique<State>(model, opt.parallel, opt.max_rows);
+  if (opt_.ctx_size <= 0 || opt_.ctx_size > model.config().max_seq_len) opt_.ctx_size = model.config().max_seq_len;
+  st_ = std::make_unique<State>(model, opt_.parallel, opt_.ctx_size, opt_.max_rows);
   thread_ = std::thread([this] { loop(); });
 }
 

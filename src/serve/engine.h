@@ -91,6 +91,7 @@ struct EngineOptions {
   int parallel = 4;        // KV-cache slots decoded together
   int queue_size = 64;     // requests waiting for a slot before 503
   int max_rows = 256;      // rows per forward step (decode tokens + prefill chunks)
+  int ctx_size = 0;        // KV-cache tokens per slot (--ctx-size; 0: the model's context)
   int n_vocab = 0;         // sample among ids < n_vocab (the tokenizer's size)
   int32_t eos_id = 0;
 };
@@ -107,7 +108,7 @@ class Engine {
   bool submit(const EmbedSpec& spec, std::shared_ptr<RequestStream> stream);
   void stop();  // finishes the loop; queued and running requests end "cancelled"
 
-  int context() const { return model_.config().max_seq_len; }
+  int context() const { return opt_.ctx_size; }  // tokens per slot: prompt + generated
   int parallel() const { return opt_.parallel; }
 
  private:

@@ -14,7 +14,7 @@ class EngineTextModel : public TextModel {
   EngineTextModel(Engine& engine, const Llama& model, const Tokenizer& tok) : engine_(engine), model_(model), tok_(tok) {}
   const Tokenizer& tokenizer() const override { return tok_; }
   int dim() const override { return model_.config().dim; }
-  int context() const override { return model_.config().max_seq_len; }
+  int context() const override { return engine_.context(); }  // --ctx-size, not the model's
   int n_layers() const override { return model_.config().n_layers; }
   std::vector<std::vector<float>> embed(const std::vector<std::string>& texts) override;
   std::vector<std::vector<float>> features(const std::vector<std::string>& texts,

@@ -38,7 +38,7 @@ struct Shared {
         text_model(engine, *m.model, m.tokenizer) {
     ctx.tok = &m.tokenizer;
     ctx.model_id = o.model_id;
-    ctx.context = m.model->config().max_seq_len;
+    ctx.context = engine.context();  // per slot (--ctx-size), at most the model's
     ctx.max_tokens = o.max_tokens;
   }
   uint64_t random() {
@@ -258,7 +258,8 @@ void handle_detokenize(Shared& sh, const httplib::Request& req, httplib::Respons
 json model_json(Shared& sh) {
   const ModelConfig& c = sh.lm.model->config();
   return {{"id", sh.opt.model_id}, {"object", "model"}, {"created", unix_time()}, {"owned_by", "tweetlm"},
-          {"meta", {{"n_ctx", c.max_seq_len}, {"n_vocab", sh.lm.tokenizer.vocab_size()}, {"n_embd", c.dim},
+          {"meta", {{"n_ctx", sh.engine.context()}, {"n_ctx_train", c.max_seq_len},
+                    {"n_vocab", sh.lm.tokenizer.vocab_size()}, {"n_embd", c.dim},
                     {"n_layer", c.n_layers}, {"n_params", c.num_params()}, {"slots", sh.opt.engine.parallel}}}};
 }
 

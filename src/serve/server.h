@@ -41,7 +41,7 @@ struct ServerOptions {
   size_t max_body = 1 << 20;    // bytes
   int http_threads = 64;        // connections served at once (streams hold one each)
   std::string run_dir;          // a training run whose metrics.jsonl the page plots (optional)
-  std::string eval_file;        // `eval tweeteval --json` scores the page shows (optional)
+  std::string eval_file;        // `eval tweeteval --json-out` scores the page shows (optional)
   EngineOptions engine;
   std::vector<AppRoute> app_routes;
   nlohmann::json app_info = nlohmann::json::object();  // GET /v1/apps: what the page can offer

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/progress.h"
 
 namespace tlm {
 
@@ -111,14 +112,26 @@ void export_gguf(const Llama& model, const Tokenizer& tok, const std::string& pa
 
   const size_t C = size_t(c.dim), D = size_t(c.head_dim), F = size_t(c.ffn_dim);
   const size_t qd = size_t(c.q_dim()), kvd = size_t(c.kv_dim());
+  // Tensors are converted as the writer reaches them: progress counts the parameters done.
+  const double n_params = double(c.num_params());
+  Progress progress("export gguf", n_params);
+  double params_done = 0;
+  auto done = [&progress, &params_done](size_t n) { progress.update(params_done += double(n), "parameters"); };
   // A [rows, cols] slice of matrix m as a GGUF tensor {cols, rows}.
   auto matrix = [&](const std::string& name, const float* m, size_t cols, size_t row0, size_t rows, int rope_d,
                     GgmlType type) {
-    g.add_tensor(name, {cols, rows}, type,
-                 [=] { return encode(take_rows(m, cols, row0, rows, rope_d), type); });
+    g.add_tensor(name, {cols, rows}, type, [=] {
+      auto bytes = encode(take_rows(m, cols, row0, rows, rope_d), type);
+      done(cols * rows);
+      return bytes;
+    });
   };
   auto norm = [&](const std::string& name, const float* v) {
-    g.add_tensor(name, {C}, GgmlType::f32, [=] { return encode(std::vector<float>(v, v + C), GgmlType::f32); });
+    g.add_tensor(name, {C}, GgmlType::f32, [=] {
+      auto bytes = encode(std::vector<float>(v, v + C), GgmlType::f32);
+      done(C);
+      return bytes;
+    });
   };
   const GgmlType t = opt.type;
   matrix("token_embd.weight", w.embed, C, 0, n_tok, 0, t);
@@ -138,6 +151,7 @@ void export_gguf(const Llama& model, const Tokenizer& tok, const std::string& pa
   norm("output_norm.weight", w.norm);
   if (!c.tied_embeddings) matrix("output.weight", w.lm_head, C, 0, n_tok, 0, t);
   g.write(path);
+  progress.finish(path);
 }
 
 }  // namespace tlm

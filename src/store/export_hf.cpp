@@ -3,6 +3,7 @@
 
 #include <stdio.h>  // renameat2, RENAME_EXCHANGE (glibc >= 2.28)
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cctype>
 #include <cerrno>
@@ -16,6 +17,7 @@
 
 #include "core/check.h"
 #include "core/file.h"
+#include "core/progress.h"
 #include "io/gguf.h"
 #include "io/safetensors_index.h"
 #include "model/params.h"
@@ -110,6 +112,24 @@ uint64_t parse_byte_size(const std::string& s, const std::string& what) {
   return n;
 }
 
+void check_hf_target(const std::string& dir, bool force) {
+  const auto st = fs::symlink_status(dir);
+  if (fs::exists(st)) {
+    if (!fs::is_directory(st)) throw user_error(dir, "exists and is not a directory");
+    if (!force && !empty_dir(dir)) throw user_error(dir, "exists and is not empty (use --force to replace it)");
+    return;
+  }
+  // The nearest existing ancestor must be a directory ("out/afile/hf" fails here, not at the end).
+  std::error_code ec;
+  for (fs::path p = fs::path(dir).lexically_normal().parent_path(); !p.empty(); p = p.parent_path()) {
+    if (fs::exists(p, ec)) {
+      if (!fs::is_directory(p, ec)) throw user_error(p.string(), "is not a directory (in the path of %s)", dir.c_str());
+      break;
+    }
+    if (p == p.parent_path()) break;
+  }
+}
+
 void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir, const HfExportOptions& opt) {
   const ModelConfig& c = model.config();
   const size_t n_tok = tok.vocab_size();
@@ -120,12 +140,7 @@ void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir,
   const char* dt = torch_dtype(opt.dtype);
 
   // The target first, before any work: nothing is written when it is refused.
-  const auto st = fs::symlink_status(dir);
-  if (fs::exists(st)) {
-    if (!fs::is_directory(st)) throw user_error(dir, "exists and is not a directory");
-    if (!opt.force && !empty_dir(dir))
-      throw user_error(dir, "exists and is not empty (use --force to replace it)");
-  }
+  check_hf_target(dir, opt.force);
   fs::path target = fs::path(dir).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();  // "out/" -> "out"
   const std::string parent = target.parent_path().empty() ? "." : target.parent_path().string();
@@ -133,6 +148,11 @@ void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir,
   std::string tmpl = target.string() + ".tmp-XXXXXX";
   if (!::mkdtemp(tmpl.data())) throw user_error(parent, "cannot create a directory: %s", std::strerror(errno));
   TempDirGuard guard{tmpl};
+  // mkdtemp makes 0700; the installed directory gets what mkdir would give it (0777 & ~umask).
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  if (::chmod(tmpl.c_str(), 0777 & ~mask) != 0)
+    throw user_error(tmpl, "cannot set permissions: %s", std::strerror(errno));
   const std::string tmp = tmpl;
   auto in_tmp = [&](const std::string& name) { return (fs::path(tmp) / name).string(); };
 
@@ -154,6 +174,8 @@ void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir,
     total += bytes;
   });
   nlohmann::json weight_map = nlohmann::json::object();  // sorted by name, as transformers writes it
+  Progress progress("export hf", double(total), ProgressUnit::bytes);
+  double bytes_done = 0;
   for (size_t s = 0; s < shards.size(); s++) {
     const std::string name = shards.size() == 1 ? "model.safetensors" : shard_file_name(s + 1, shards.size());
     std::vector<std::string> data;  // one shard's converted bytes at a time
@@ -170,7 +192,10 @@ void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir,
       weight_map[it.p->name] = name;
     }
     write_safetensors(in_tmp(name), out, {{"format", "pt"}});
+    for (const Item& it : shards[s]) bytes_done += double(it.bytes);
+    progress.update(bytes_done, name);
   }
+  progress.finish(strprintf("%zu shard%s", shards.size(), shards.size() == 1 ? "" : "s"));
   if (shards.size() > 1) {
     nlohmann::ordered_json index;
     index["metadata"] = {{"total_size", total}};

@@ -41,6 +41,11 @@ struct HfExportOptions {
 
 void export_hf(const Llama& model, const Tokenizer& tok, const std::string& dir, const HfExportOptions& opt);
 
+// The checks export_hf makes on DIR before any work (UserError): not a file, empty unless
+// `force`, and its parent creatable. The CLI calls it before reading the model, so a refused
+// target fails at once.
+void check_hf_target(const std::string& dir, bool force);
+
 // "2GB", "500MB", "10KB", "1GiB", "123" (bytes): decimal units B/KB/MB/GB/TB and binary
 // KiB/MiB/GiB/TiB (case-insensitive), as Hugging Face's max_shard_size. Anything else, zero or
 // an overflow is a UserError naming `what`.

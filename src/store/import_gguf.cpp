@@ -127,10 +127,14 @@ LoadedModel load_gguf_model(const std::string& path, const std::string& tokenize
   lm.tokenizer = read_tokenizer(g);
   const ModelConfig c = read_config(g, lm.tokenizer.vocab_size());
   if (!tokenizer_path.empty()) {
+    const size_t own = lm.tokenizer.vocab_size();  // the file's tokenizer.ggml.tokens: what it was trained on
     lm.tokenizer = Tokenizer::load(tokenizer_path);
     if (lm.tokenizer.vocab_size() > size_t(c.vocab_size))
       throw user_error(tokenizer_path, "%zu tokens, but the model has only %d rows of embeddings",
                        lm.tokenizer.vocab_size(), c.vocab_size);
+    if (lm.tokenizer.vocab_size() != own)
+      throw user_error(tokenizer_path, "%zu tokens, but the model was trained with a tokenizer of %zu (the one in "
+                       "%s); use that one or leave --tokenizer out", lm.tokenizer.vocab_size(), own, path.c_str());
   }
   if (lm.tokenizer.eos_id() < 0) throw user_error(path, "no <|endoftext|> token (it starts and ends every text)");
 

@@ -134,6 +134,16 @@ LoadedModel load_model(const std::string& path, const std::string& tokenizer_pat
     throw user_error(tok_path, "%zu tokens, but the model has only %d rows of embeddings (another model's tokenizer?)",
                      lm.tokenizer.vocab_size(), cfg.vocab_size);
   if (lm.tokenizer.eos_id() < 0) throw user_error(tok_path, "no <|endoftext|> token (it starts and ends every text)");
+  // The embedding rows only bound the size (rows may be padding); the model's own tokenizer, when
+  // it has one, says exactly which vocabulary it was trained on.
+  const std::string own_path = join(dir, "tokenizer.json");
+  std::error_code ec;
+  if (!tokenizer_path.empty() && path_exists(own_path) && !std::filesystem::equivalent(own_path, tokenizer_path, ec)) {
+    const size_t own = Tokenizer::load(own_path).vocab_size();
+    if (own != lm.tokenizer.vocab_size())
+      throw user_error(tok_path, "%zu tokens, but the model was trained with a tokenizer of %zu (%s); use that one "
+                       "or leave --tokenizer out", lm.tokenizer.vocab_size(), own, own_path.c_str());
+  }
 
   // One file, or (as transformers looks for them, single file first) shards with an index.
   const std::string weights = join(dir, "model.safetensors");

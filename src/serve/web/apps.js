@@ -157,7 +157,7 @@ async function runMatch() {
 
 // ------------------------------------------------------------------ TweetEval
 
-// The scores of `eval tweeteval --json` (served from --eval): our probe, the TF-IDF baseline and
+// The scores of `eval tweeteval --json-out` (served from --eval): our probe, the TF-IDF baseline and
 // the published rows, one row each, a column per task.
 async function loadEval() {
   const res = await fetch('/v1/eval/tweeteval', { headers: headers(false), cache: 'no-store' });
