@@ -94,8 +94,6 @@ int run_generate(const GenerateArgs& a) {
   } else {
     sampling.seed = uint64_t(a.seed);
   }
-  log_info("generate: seed %llu (repeat this run with -s %llu)", static_cast<unsigned long long>(sampling.seed),
-           static_cast<unsigned long long>(sampling.seed));
   sampling.validate();
   const bool batch = !a.file.empty();
   std::vector<std::string> texts = batch ? read_prompt_lines(a.file) : std::vector<std::string>{a.prompt};
@@ -107,6 +105,9 @@ int run_generate(const GenerateArgs& a) {
     throw user_error("--ctx-size", "%d: must be in [1, %d] (the model's context)", a.ctx_size, cfg.max_seq_len);
   log_info("model: %s: %.1fM parameters, context %d, vocabulary %zu", lm.dir.c_str(),
            double(cfg.num_params()) / 1e6, cfg.max_seq_len, tok.vocab_size());
+  // Printed once every input checked out, so an error stays one line.
+  log_info("generate: seed %llu (repeat this run with -s %llu)", static_cast<unsigned long long>(sampling.seed),
+           static_cast<unsigned long long>(sampling.seed));
 
   // Prompts are encoded as training data is (encode_ordinary): typed "<|endoftext|>" is text,
   // never a document separator the model would restart at.

@@ -419,13 +419,13 @@ Tokenizer train_bpe(const std::vector<std::string>& inputs, const BpeTrainOption
   auto t0 = std::chrono::steady_clock::now();
   WordCounts words = count_words(inputs);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const int threads = num_threads();
-  log_info("counted %llu pre-tokens (%zu unique) in %.2fs on %d thread%s",
-           static_cast<unsigned long long>(words.total()), words.unique(), s, threads, threads == 1 ? "" : "s");
   if (words.total() == 0)  // else: a tokenizer of bytes and specials only, which no one wants
     throw UserError(inputs.size() == 1 ? inputs[0] : std::string("--input"),
                     "no text to train on (the input is empty; a prepared corpus folder is read for its "
                     "train.jsonl and val.jsonl)");
+  const int threads = num_threads();
+  log_info("counted %llu pre-tokens (%zu unique) in %.2fs on %d thread%s",
+           static_cast<unsigned long long>(words.total()), words.unique(), s, threads, threads == 1 ? "" : "s");
   return train_bpe(words, opt);
 }
 

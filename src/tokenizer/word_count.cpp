@@ -202,6 +202,7 @@ WordCounts count_words(const std::vector<std::string>& inputs) {
   std::vector<Block> blocks = cut_blocks(files);
   double total_bytes = 0;
   for (const Input& f : files) total_bytes += static_cast<double>(f.map.size());
+  if (total_bytes == 0) return {};  // nothing to count, and no progress line to show for it
 
   const int nt = std::max(1, num_threads());
   std::vector<WordCounts> per_thread(static_cast<size_t>(nt));
