@@ -21,6 +21,7 @@
 #include "core/check.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "store/model_loader.h"
 #include "infer/text_model.h"
 
@@ -55,17 +56,6 @@ Loaded load(const ModelArgs& a) {
   log_info("model: %s: %.1fM parameters, %d layers, width %d", l.lm.dir.c_str(), double(c.num_params()) / 1e6,
            c.n_layers, c.dim);
   return l;
-}
-
-std::string one_line(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += ' ';
-    else out.push_back(c);
-  }
-  return out;
 }
 
 void print_line(const std::string& s) {
@@ -132,7 +122,7 @@ int run_safety(const SafetyArgs& a) {
       if (!tweets[i].id.empty()) j["id"] = tweets[i].id;
       print_line(j.dump());
     } else {
-      print_line(strprintf("%.3f\t%s\t", v[i].risk, labels_text(v[i].labels).c_str()) + one_line(texts[i]));
+      print_line(strprintf("%.3f\t%s\t", v[i].risk, labels_text(v[i].labels).c_str()) + one_line(texts[i], true));
     }
   }
   return 0;
@@ -160,7 +150,7 @@ int run_match(const MatchArgs& a) {
     }
     std::string head = "tweet " + std::to_string(i + 1);
     if (m[i].has_safety) head += strprintf(" (risk %.2f, %s)", m[i].safety.risk, labels_text(m[i].safety.labels).c_str());
-    print_line(head + ": " + one_line(tweets[i].text));
+    print_line(head + ": " + one_line(tweets[i].text, true));
     if (m[i].ranked.empty()) print_line("  no campaign");
     for (size_t r = 0; r < m[i].ranked.size(); r++) {
       const CampaignScore& s = m[i].ranked[r];
@@ -219,7 +209,7 @@ int run_copy(const CopyArgs& a) {
       if (ad.has_safety) j["risk"] = ad.safety.risk;
       print_line(j.dump());
     } else {
-      print_line(strprintf("%.3f\t%d\t", ad.score, ad.length) + one_line(ad.text));
+      print_line(strprintf("%.3f\t%d\t", ad.score, ad.length) + one_line(ad.text, true));
     }
   }
   log_info("copy: prompt \"%s\": %d sampled, %d empty, %d duplicates, %d unsafe, %d too long, %d cut to fit, %zu kept",

@@ -17,6 +17,7 @@
 #include "core/check.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/progress.h"
 #include "infer/generate.h"
 #include "store/model_loader.h"
@@ -61,19 +62,6 @@ std::vector<std::string> read_prompt_lines(const std::string& path) {
   }
   if (lines.empty()) throw user_error(path, "no prompts (the file is empty)");
   return lines;
-}
-
-// A generation on one output line: line breaks inside it are written as the escape "\n" (and
-// "\r"), so output line i always belongs to prompt line i.
-std::string one_line(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else out.push_back(c);
-  }
-  return out;
 }
 
 std::string ids_line(const std::vector<int32_t>& ids) {

@@ -56,6 +56,10 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   return *this;
 }
 
+std::string path_join(const std::string& dir, const std::string& name) {
+  return (std::filesystem::path(dir) / name).string();
+}
+
 std::string read_file(const std::string& path) {
   MappedFile m(path);
   return std::string(m.view());

@@ -32,6 +32,8 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// dir / name, as std::filesystem joins them.
+std::string path_join(const std::string& dir, const std::string& name);
 std::string read_file(const std::string& path);
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);

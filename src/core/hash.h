@@ -5,11 +5,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace tlm {
 
 uint64_t hash64(const void* data, size_t n, uint64_t seed = 0);
+// A 64-bit hash as the 16 hex digits written into manifests, shard headers and state.json.
+std::string hex64(uint64_t v);
 inline uint64_t hash64(std::string_view s, uint64_t seed = 0) { return hash64(s.data(), s.size(), seed); }
 
 // Incremental hashing for checksums of streams (gives the same value as hash64 over the

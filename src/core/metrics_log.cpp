@@ -1,4 +1,4 @@
-// JSON-lines metrics writer (see metrics.h).
+// JSON-lines metrics writer (see metrics_log.h).
 #include "core/metrics_log.h"
 
 #include <cerrno>

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "core/check.h"
+#include "core/text.h"
 #include "data/reader.h"
 #include "data/source.h"
 
@@ -98,11 +99,6 @@ int find_column(const std::vector<std::string>& header, std::initializer_list<co
   return -1;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 void read_csv(const std::string& path, const std::string& text_column, const BatchSink& sink) {
@@ -115,7 +111,7 @@ void read_csv(const std::string& path, const std::string& text_column, const Bat
       bool complete;
       pos = parse_csv_record(block, 0, fields, complete);
       line += static_cast<uint64_t>(std::count(block.begin(), block.begin() + pos, '\n'));
-      text_col = find_column(fields, {lower(text_column).c_str()});
+      text_col = find_column(fields, {ascii_lower(text_column).c_str()});
       if (text_col < 0) {
         std::string cols;
         for (const auto& f : fields) cols += (cols.empty() ? "" : ", ") + f;

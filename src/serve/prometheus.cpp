@@ -1,4 +1,4 @@
-// Prometheus text exposition of the server's metrics (see metrics.h).
+// Prometheus text exposition of the server's metrics (see prometheus.h).
 #include "serve/prometheus.h"
 
 #include <algorithm>

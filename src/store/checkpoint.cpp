@@ -24,10 +24,6 @@ constexpr const char* kManifest = "manifest.json";
 constexpr const char* kTmpPrefix = ".tmp-";
 constexpr const char* kTrashPrefix = ".trash-";
 
-std::string hex64(uint64_t v) { return strprintf("%016llx", static_cast<unsigned long long>(v)); }
-
-std::string join(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
-
 // Parses "step_<digits>"; -1 for anything else.
 int64_t parse_step(const std::string& name) {
   if (name.size() <= 5 || name.compare(0, 5, "step_") != 0 || name.size() > 5 + 18) return -1;
@@ -62,7 +58,7 @@ void remove_tree(const std::string& path) {
 
 // Renames a directory out of the way under a hidden name, then deletes it.
 void trash(const std::string& out_dir, const std::string& path) {
-  std::string hidden = join(out_dir, kTrashPrefix + fs::path(path).filename().string() + "." + std::to_string(::getpid()));
+  std::string hidden = path_join(out_dir, kTrashPrefix + fs::path(path).filename().string() + "." + std::to_string(::getpid()));
   remove_tree(hidden);
   if (::rename(path.c_str(), hidden.c_str()) != 0)
     throw user_error(path, "cannot move aside: %s", std::strerror(errno));
@@ -91,7 +87,7 @@ std::vector<CheckpointEntry> list_checkpoints(const std::string& out_dir) {
 }
 
 std::string verify_checkpoint(const std::string& dir) {
-  const std::string mpath = join(dir, kManifest);
+  const std::string mpath = path_join(dir, kManifest);
   if (!path_exists(mpath)) return "no manifest.json (an incomplete save)";
   nlohmann::json m;
   try {
@@ -106,7 +102,7 @@ std::string verify_checkpoint(const std::string& dir) {
   for (const auto& [name, entry] : files.items()) {
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
       return "manifest.json lists a bad file name '" + name + "'";
-    const std::string path = join(dir, name);
+    const std::string path = path_join(dir, name);
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) return name + " is missing";
     uint64_t size = fs::file_size(path, ec);
@@ -136,8 +132,8 @@ std::optional<CheckpointEntry> find_latest_checkpoint(const std::string& out_dir
 
 std::string resolve_checkpoint(const std::string& path) {
   if (!is_directory(path)) throw user_error(path, "no such checkpoint directory");
-  if (path_exists(join(path, kManifest)) || parse_step(fs::path(path).lexically_normal().filename().string()) >= 0 ||
-      path_exists(join(path, "model.safetensors"))) {
+  if (path_exists(path_join(path, kManifest)) || parse_step(fs::path(path).lexically_normal().filename().string()) >= 0 ||
+      path_exists(path_join(path, "model.safetensors"))) {
     std::string why = verify_checkpoint(path);
     if (!why.empty()) throw user_error(path, "invalid checkpoint: %s", why.c_str());
     return path;
@@ -150,7 +146,7 @@ std::string resolve_checkpoint(const std::string& path) {
 CheckpointWriter::CheckpointWriter(std::string out_dir, int64_t step)
     : out_dir_(std::move(out_dir)), name_(checkpoint_name(step)) {
   make_dirs(out_dir_);
-  tmp_ = join(out_dir_, kTmpPrefix + name_);
+  tmp_ = path_join(out_dir_, kTmpPrefix + name_);
   remove_tree(tmp_);
   make_dirs(tmp_);
 }
@@ -159,7 +155,7 @@ CheckpointWriter::~CheckpointWriter() {
   if (!committed_) remove_tree(tmp_);
 }
 
-std::string CheckpointWriter::file(const std::string& name) const { return join(tmp_, name); }
+std::string CheckpointWriter::file(const std::string& name) const { return path_join(tmp_, name); }
 
 std::string CheckpointWriter::commit() {
   TLM_CHECK(!committed_, "commit called twice");
@@ -172,16 +168,16 @@ std::string CheckpointWriter::commit() {
   std::sort(names.begin(), names.end());
   nlohmann::ordered_json files = nlohmann::ordered_json::object();
   for (const std::string& n : names) {
-    const std::string path = join(tmp_, n);
+    const std::string path = path_join(tmp_, n);
     fsync_file(path);
     files[n] = {{"bytes", fs::file_size(path)}, {"xxh3", hex64(hash_file(path))}};
   }
   int64_t step = parse_step(name_);
   nlohmann::ordered_json manifest = {{"format", "tweetlm checkpoint"}, {"version", 1}, {"step", step}, {"files", files}};
-  atomic_write_file(join(tmp_, kManifest), manifest.dump(2) + "\n");  // fsyncs the file and tmp_
+  atomic_write_file(path_join(tmp_, kManifest), manifest.dump(2) + "\n");  // fsyncs the file and tmp_
   fsync_dir(tmp_);
 
-  const std::string final_path = join(out_dir_, name_);
+  const std::string final_path = path_join(out_dir_, name_);
   if (path_exists(final_path)) trash(out_dir_, final_path);  // a checkpoint of the same step: replaced
   if (::rename(tmp_.c_str(), final_path.c_str()) != 0)
     throw user_error(final_path, "cannot rename the checkpoint into place: %s", std::strerror(errno));
@@ -218,9 +214,9 @@ void remove_stale_temporaries(const std::string& out_dir) {
 CheckpointInfo read_checkpoint(const std::string& dir) {
   CheckpointInfo info;
   info.dir = dir;
-  info.model_path = join(dir, "model.safetensors");
-  info.tokenizer_path = join(dir, "tokenizer.json");
-  const std::string state_path = join(dir, "state.json"), config_path = join(dir, "config.json");
+  info.model_path = path_join(dir, "model.safetensors");
+  info.tokenizer_path = path_join(dir, "tokenizer.json");
+  const std::string state_path = path_join(dir, "state.json"), config_path = path_join(dir, "config.json");
   try {
     info.state = nlohmann::json::parse(read_file(state_path));
     info.step = info.state.at("step").get<int64_t>();

@@ -6,15 +6,16 @@
 
 #include "core/check.h"
 #include "core/progress.h"
+#include "store/gguf_names.h"
 
 namespace tlm {
 
 namespace {
 
-// Rows [row0, row0 + rows) of a row-major [*, cols] matrix, optionally permuted per head for
+// The first `rows` rows of a row-major [*, cols] matrix, optionally permuted per head for
 // llama.cpp's RoPE: new row h*D + 2i + j = old row h*D + j*D/2 + i (convert_hf_to_gguf.py's
 // reshape(n_head, 2, D/2, cols).swapaxes(1, 2)).
-std::vector<float> take_rows(const float* m, size_t cols, size_t row0, size_t rows, int rope_head_dim) {
+std::vector<float> take_rows(const float* m, size_t cols, size_t rows, int rope_head_dim) {
   std::vector<float> out(rows * cols);
   for (size_t r = 0; r < rows; r++) {
     size_t src = r;
@@ -22,7 +23,7 @@ std::vector<float> take_rows(const float* m, size_t cols, size_t row0, size_t ro
       const size_t D = size_t(rope_head_dim), h = r / D, k = r % D, i = k / 2, j = k % 2;
       src = h * D + j * (D / 2) + i;
     }
-    std::memcpy(&out[r * cols], m + (row0 + src) * cols, cols * sizeof(float));
+    std::memcpy(&out[r * cols], m + src * cols, cols * sizeof(float));
   }
   return out;
 }
@@ -63,7 +64,6 @@ void export_gguf(const Llama& model, const Tokenizer& tok, const std::string& pa
   TLM_CHECK(n_tok > 0 && n_tok <= size_t(c.vocab_size), "tokenizer size %zu vs model vocabulary %d", n_tok,
             c.vocab_size);
   TLM_CHECK(tok.eos_id() >= 0, "the tokenizer has no <|endoftext|>");
-  const Weights& w = model.weights();
   if (opt.type == GgmlType::q8_0) {
     // q8_0 blocks run along rows: every matrix's row length must be whole blocks.
     for (auto [what, n] : {std::pair<const char*, int>{"dim", c.dim}, {"heads x head_dim", c.q_dim()}, {"ffn_dim", c.ffn_dim}})
@@ -110,46 +110,34 @@ void export_gguf(const Llama& model, const Tokenizer& tok, const std::string& pa
   g.add_bool("tokenizer.ggml.add_bos_token", true);
   g.add_bool("tokenizer.ggml.add_eos_token", false);
 
-  const size_t C = size_t(c.dim), D = size_t(c.head_dim), F = size_t(c.ffn_dim);
-  const size_t qd = size_t(c.q_dim()), kvd = size_t(c.kv_dim());
   // Tensors are converted as the writer reaches them: progress counts the parameters done.
   const double n_params = double(c.num_params());
   Progress progress("export gguf", n_params);
   double params_done = 0;
   auto done = [&progress, &params_done](size_t n) { progress.update(params_done += double(n), "parameters"); };
-  // A [rows, cols] slice of matrix m as a GGUF tensor {cols, rows}.
-  auto matrix = [&](const std::string& name, const float* m, size_t cols, size_t row0, size_t rows, int rope_d,
-                    GgmlType type) {
-    g.add_tensor(name, {cols, rows}, type, [=] {
-      auto bytes = encode(take_rows(m, cols, row0, rows, rope_d), type);
+  // Every parameter, in the layout's order, under its llama.cpp name (store/gguf_names.h): a
+  // matrix [rows, cols] as the GGUF tensor {cols, rows} of the chosen type, a norm in f32.
+  const float* base = model.params();
+  for_each_param(model.layout(), [&](const ParamInfo& p) {
+    const GgufTensorName gn = gguf_tensor_name(p, c);
+    const float* m = base + p.offset;
+    if (p.is_norm) {
+      const size_t n = p.size;
+      g.add_tensor(gn.name, {n}, GgmlType::f32, [=] {
+        auto bytes = encode(std::vector<float>(m, m + n), GgmlType::f32);
+        done(n);
+        return bytes;
+      });
+      return;
+    }
+    const size_t rows = gn.vocab_rows ? n_tok : p.shape[0], cols = p.shape[1];
+    const GgmlType type = opt.type;
+    g.add_tensor(gn.name, {cols, rows}, type, [=] {
+      auto bytes = encode(take_rows(m, cols, rows, gn.rope_head_dim), type);
       done(cols * rows);
       return bytes;
     });
-  };
-  auto norm = [&](const std::string& name, const float* v) {
-    g.add_tensor(name, {C}, GgmlType::f32, [=] {
-      auto bytes = encode(std::vector<float>(v, v + C), GgmlType::f32);
-      done(C);
-      return bytes;
-    });
-  };
-  const GgmlType t = opt.type;
-  matrix("token_embd.weight", w.embed, C, 0, n_tok, 0, t);
-  for (int l = 0; l < c.n_layers; l++) {
-    const LayerWeights& L = w.layers[size_t(l)];
-    const std::string b = "blk." + std::to_string(l) + ".";
-    norm(b + "attn_norm.weight", L.attn_norm);
-    matrix(b + "attn_q.weight", L.wqkv, C, 0, qd, int(D), t);
-    matrix(b + "attn_k.weight", L.wqkv, C, qd, kvd, int(D), t);
-    matrix(b + "attn_v.weight", L.wqkv, C, qd + kvd, kvd, 0, t);
-    matrix(b + "attn_output.weight", L.wo, qd, 0, C, 0, t);
-    norm(b + "ffn_norm.weight", L.mlp_norm);
-    matrix(b + "ffn_gate.weight", L.wgateup, C, 0, F, 0, t);
-    matrix(b + "ffn_up.weight", L.wgateup, C, F, F, 0, t);
-    matrix(b + "ffn_down.weight", L.wdown, F, 0, C, 0, t);
-  }
-  norm("output_norm.weight", w.norm);
-  if (!c.tied_embeddings) matrix("output.weight", w.lm_head, C, 0, n_tok, 0, t);
+  });
   g.write(path);
   progress.finish(path);
 }

@@ -16,9 +16,10 @@
 #include <unordered_map>
 
 #include "core/check.h"
-#include "store/model_loader.h"
 #include "io/gguf.h"
 #include "model/params.h"
+#include "store/gguf_names.h"
+#include "store/model_loader.h"
 #include "tokenizer/byte_level.h"
 
 namespace tlm {
@@ -141,64 +142,42 @@ LoadedModel load_gguf_model(const std::string& path, const std::string& tokenize
   // 9 tensors a layer: a block count the file cannot hold is refused before anything is sized by it.
   if (size_t(c.n_layers) > g.tensors().size() / 9)
     throw user_error(path, "llama.block_count %d, but the file has only %zu tensors", c.n_layers, g.tensors().size());
-  // Every tensor the model needs, with its expected dims (fastest first), checked up front.
-  const size_t C = size_t(c.dim), D = size_t(c.head_dim), F = size_t(c.ffn_dim), V = size_t(c.vocab_size);
-  const size_t qd = size_t(c.q_dim()), kvd = size_t(c.kv_dim());
-  std::vector<std::pair<std::string, std::vector<uint64_t>>> expected = {{"token_embd.weight", {C, V}},
-                                                                         {"output_norm.weight", {C}}};
-  if (!c.tied_embeddings) expected.push_back({"output.weight", {C, V}});
-  for (int l = 0; l < c.n_layers; l++) {
-    const std::string b = "blk." + std::to_string(l) + ".";
-    for (auto& [n, d] : std::vector<std::pair<std::string, std::vector<uint64_t>>>{
-             {"attn_norm.weight", {C}}, {"attn_q.weight", {C, qd}}, {"attn_k.weight", {C, kvd}},
-             {"attn_v.weight", {C, kvd}}, {"attn_output.weight", {qd, C}}, {"ffn_norm.weight", {C}},
-             {"ffn_gate.weight", {C, F}}, {"ffn_up.weight", {C, F}}, {"ffn_down.weight", {F, C}}})
-      expected.push_back({b + n, d});
-  }
-  for (const auto& [name, dims] : expected) {
+  // Every tensor the model needs (the layout's parameters under their GGUF names,
+  // store/gguf_names.h), with its expected dims (fastest first), checked up front.
+  lm.model = std::make_unique<Llama>(c, 0, 0);
+  const ParamLayout& layout = lm.model->layout();
+  for_each_param(layout, [&](const ParamInfo& p) {
+    const std::string name = gguf_tensor_name(p, c).name;
+    const std::vector<uint64_t> dims = p.shape.size() == 1 ? std::vector<uint64_t>{p.shape[0]}
+                                                           : std::vector<uint64_t>{p.shape[1], p.shape[0]};
     const GgufTensorInfo* t = g.find_tensor(name);
     if (!t) throw user_error(path, "no tensor %s", name.c_str());
     if (t->dims != dims) throw user_error(path, "tensor %s has the wrong shape for the model's config", name.c_str());
     if (t->type != uint32_t(GgmlType::f32) && t->type != uint32_t(GgmlType::f16) && t->type != uint32_t(GgmlType::bf16) &&
         t->type != uint32_t(GgmlType::q8_0))
       throw user_error(path, "tensor %s: ggml type %u is not supported (f32, f16, bf16, q8_0 are)", name.c_str(), t->type);
-  }
+  });
 
-  lm.model = std::make_unique<Llama>(c, 0, 0);
-  Weights w = bind_weights(c, lm.model->layout(), lm.model->params());
+  // Each tensor into its parameter, undoing the export's per-head RoPE permutation of Q and K
+  // (export_gguf.cpp take_rows).
   std::vector<float> buf;
-  // Rows of tensor `name` ([rows, cols] row-major) into m's rows [row0, row0 + rows), undoing
-  // the export's per-head RoPE permutation when rope_d > 0 (export_gguf.cpp take_rows).
-  auto rows_into = [&](const std::string& name, float* m, size_t cols, size_t row0, int rope_d) {
-    const GgufTensorInfo& t = *g.find_tensor(name);
+  float* base = lm.model->params();
+  for_each_param(layout, [&](const ParamInfo& p) {
+    const GgufTensorName gn = gguf_tensor_name(p, c);
+    const GgufTensorInfo& t = *g.find_tensor(gn.name);
     buf.resize(size_t(t.elements));
     g.read_f32(t, buf.data());
-    const size_t rows = buf.size() / cols;
+    const size_t cols = p.shape.size() == 1 ? p.size : p.shape[1], rows = buf.size() / cols;
+    float* m = base + p.offset;
     for (size_t r = 0; r < rows; r++) {
       size_t dst = r;
-      if (rope_d > 0) {
-        const size_t Dh = size_t(rope_d), h = r / Dh, k = r % Dh, i = k / 2, j = k % 2;
+      if (gn.rope_head_dim > 0) {
+        const size_t Dh = size_t(gn.rope_head_dim), h = r / Dh, k = r % Dh, i = k / 2, j = k % 2;
         dst = h * Dh + j * (Dh / 2) + i;
       }
-      std::memcpy(m + (row0 + dst) * cols, buf.data() + r * cols, cols * sizeof(float));
+      std::memcpy(m + dst * cols, buf.data() + r * cols, cols * sizeof(float));
     }
-  };
-  rows_into("token_embd.weight", w.embed, C, 0, 0);
-  for (int l = 0; l < c.n_layers; l++) {
-    const LayerWeights& L = w.layers[size_t(l)];
-    const std::string b = "blk." + std::to_string(l) + ".";
-    rows_into(b + "attn_norm.weight", L.attn_norm, C, 0, 0);
-    rows_into(b + "attn_q.weight", L.wqkv, C, 0, int(D));
-    rows_into(b + "attn_k.weight", L.wqkv, C, qd, int(D));
-    rows_into(b + "attn_v.weight", L.wqkv, C, qd + kvd, 0);
-    rows_into(b + "attn_output.weight", L.wo, qd, 0, 0);
-    rows_into(b + "ffn_norm.weight", L.mlp_norm, C, 0, 0);
-    rows_into(b + "ffn_gate.weight", L.wgateup, C, 0, 0);
-    rows_into(b + "ffn_up.weight", L.wgateup, C, F, 0);
-    rows_into(b + "ffn_down.weight", L.wdown, F, 0, 0);
-  }
-  rows_into("output_norm.weight", w.norm, C, 0, 0);
-  if (!c.tied_embeddings) rows_into("output.weight", w.lm_head, C, 0, 0);
+  });
   return lm;
 }
 

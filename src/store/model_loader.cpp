@@ -12,6 +12,7 @@
 
 #include "core/check.h"
 #include "core/file.h"
+#include "core/json.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "io/safetensors_index.h"
@@ -21,19 +22,6 @@
 namespace tlm {
 
 namespace {
-
-std::string join(const std::string& dir, const std::string& name) {
-  return (std::filesystem::path(dir) / name).string();
-}
-
-nlohmann::json read_json(const std::string& path) {
-  if (!path_exists(path)) throw user_error(path, "no such file");
-  try {
-    return nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw user_error(path, "invalid JSON: %s", e.what());
-  }
-}
 
 // What a config.json may ask for that this code does not implement, refused by name: loading
 // such a model would run and produce wrong numbers with exit code 0.
@@ -59,14 +47,14 @@ void check_supported(const nlohmann::json& j, const std::string& what) {
 }
 
 ModelConfig read_config(const std::string& dir) {
-  const std::string config_path = join(dir, "config.json"), state_path = join(dir, "state.json");
+  const std::string config_path = path_join(dir, "config.json"), state_path = path_join(dir, "state.json");
   if (path_exists(config_path)) {
-    const nlohmann::json j = read_json(config_path);
+    const nlohmann::json j = read_json_file(config_path);
     check_supported(j, config_path);
     return ModelConfig::from_hf_json(j, config_path);
   }
   if (path_exists(state_path)) {
-    nlohmann::json state = read_json(state_path);
+    nlohmann::json state = read_json_file(state_path);
     if (!state.is_object() || !state.contains("config"))
       throw user_error(state_path, "no \"config\" object (and no config.json beside it)");
     check_supported(state["config"], state_path);
@@ -79,11 +67,11 @@ ModelConfig read_config(const std::string& dir) {
 // of every shard must be listed in the index under that shard, every listed one must be in its
 // shard, and the listed names must be exactly the model's parameters.
 void load_sharded(const std::string& dir, const ParamLayout& layout, float* base) {
-  const std::string index_path = join(dir, "model.safetensors.index.json");
+  const std::string index_path = path_join(dir, "model.safetensors.index.json");
   const SafetensorsIndex idx = read_safetensors_index(index_path);
   std::map<std::string, SafetensorsFile> shards;
   for (const std::string& f : idx.files) {
-    const std::string p = join(dir, f);
+    const std::string p = path_join(dir, f);
     if (!path_exists(p)) throw user_error(p, "no such file (a shard named in %s)", index_path.c_str());
     shards.emplace(f, SafetensorsFile(p));
   }
@@ -120,13 +108,13 @@ LoadedModel load_model(const std::string& path, const std::string& tokenizer_pat
   // checkpoint rules: verified, or the newest valid step_* of a run directory.
   std::string dir = path;
   const bool weights_here =
-      path_exists(join(path, "model.safetensors")) || path_exists(join(path, "model.safetensors.index.json"));
-  if (!(weights_here && !path_exists(join(path, "manifest.json")))) dir = resolve_checkpoint(path);
+      path_exists(path_join(path, "model.safetensors")) || path_exists(path_join(path, "model.safetensors.index.json"));
+  if (!(weights_here && !path_exists(path_join(path, "manifest.json")))) dir = resolve_checkpoint(path);
 
   LoadedModel lm;
   lm.dir = dir;
   ModelConfig cfg = read_config(dir);
-  const std::string tok_path = tokenizer_path.empty() ? join(dir, "tokenizer.json") : tokenizer_path;
+  const std::string tok_path = tokenizer_path.empty() ? path_join(dir, "tokenizer.json") : tokenizer_path;
   if (!path_exists(tok_path))
     throw user_error(tok_path, "no such file (the model's tokenizer; give another with --tokenizer)");
   lm.tokenizer = Tokenizer::load(tok_path);
@@ -136,7 +124,7 @@ LoadedModel load_model(const std::string& path, const std::string& tokenizer_pat
   if (lm.tokenizer.eos_id() < 0) throw user_error(tok_path, "no <|endoftext|> token (it starts and ends every text)");
   // The embedding rows only bound the size (rows may be padding); the model's own tokenizer, when
   // it has one, says exactly which vocabulary it was trained on.
-  const std::string own_path = join(dir, "tokenizer.json");
+  const std::string own_path = path_join(dir, "tokenizer.json");
   std::error_code ec;
   if (!tokenizer_path.empty() && path_exists(own_path) && !std::filesystem::equivalent(own_path, tokenizer_path, ec)) {
     const size_t own = Tokenizer::load(own_path).vocab_size();
@@ -146,8 +134,8 @@ LoadedModel load_model(const std::string& path, const std::string& tokenizer_pat
   }
 
   // One file, or (as transformers looks for them, single file first) shards with an index.
-  const std::string weights = join(dir, "model.safetensors");
-  const bool sharded = !path_exists(weights) && path_exists(join(dir, "model.safetensors.index.json"));
+  const std::string weights = path_join(dir, "model.safetensors");
+  const bool sharded = !path_exists(weights) && path_exists(path_join(dir, "model.safetensors.index.json"));
   if (!sharded && !path_exists(weights)) throw user_error(weights, "no such file");
   lm.model = std::make_unique<Llama>(cfg, 0, 0);
   if (sharded) {

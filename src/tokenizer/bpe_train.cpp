@@ -1,4 +1,4 @@
-// The BPE merge loop (learn_bpe, train_bpe; the rules are in train.h).
+// The BPE merge loop (learn_bpe, train_bpe; the rules are in bpe_train.h).
 //
 // Training is bound by memory latency (random visits to words and pairs), so the layout is
 // chosen to touch few cache lines per update and to allocate almost nothing per merge:
@@ -303,7 +303,7 @@ class Trainer {
     uint32_t x;
     auto it = by_bytes_.find(bytes);
     if (it != by_bytes_.end()) {
-      x = it->second;  // not expected to happen (train.h); a well-defined fallback, as in HF
+      x = it->second;  // not expected to happen (bpe_train.h); a well-defined fallback, as in HF
     } else {
       x = static_cast<uint32_t>(tokens_.size());
       by_bytes_.emplace(bytes, x);

@@ -29,12 +29,6 @@ namespace {
 constexpr const char* kSplitNames[] = {"train", "val", "test"};
 constexpr size_t kChunkLines = 256;
 
-std::string hex64(uint64_t v) { return strprintf("%016llx", static_cast<unsigned long long>(v)); }
-
-std::string join(const std::string& dir, const std::string& name) {
-  return (std::filesystem::path(dir) / name).string();
-}
-
 // One chunk's output: the tokens of its documents back to back (each ending with eos) and
 // where each document ends.
 struct Chunk {
@@ -159,7 +153,7 @@ TokenizeReport tokenize_corpus(const std::string& prepared_dir, const Tokenizer&
   for (const char* name : kSplitNames) {
     TokenizeSplitReport s;
     s.name = name;
-    std::string path = join(prepared_dir, s.name + ".jsonl");
+    std::string path = path_join(prepared_dir, s.name + ".jsonl");
     s.present = path_exists(path);
     if (s.present) total_bytes += file_size_or_zero(path);
     rep.splits.push_back(std::move(s));
@@ -185,7 +179,7 @@ TokenizeReport tokenize_corpus(const std::string& prepared_dir, const Tokenizer&
 
   make_dirs(out_dir);
   // Until the new meta.json is written, the directory is not a consistent set.
-  const std::string meta_path = join(out_dir, "meta.json");
+  const std::string meta_path = path_join(out_dir, "meta.json");
   std::error_code ec;
   std::filesystem::remove(meta_path, ec);
   if (ec) throw user_error(meta_path, "cannot remove: %s", ec.message().c_str());
@@ -198,7 +192,7 @@ TokenizeReport tokenize_corpus(const std::string& prepared_dir, const Tokenizer&
       continue;
     }
     double t0 = progress.elapsed_s();
-    std::string path = join(prepared_dir, s.name + ".jsonl");
+    std::string path = path_join(prepared_dir, s.name + ".jsonl");
     ShardWriter writer(out_dir, s.name, rep.vocab_size, options.shard_tokens);
     tokenize_split(path, writer, run, s);
     s.shards = writer.finish();

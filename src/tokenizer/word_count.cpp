@@ -1,4 +1,4 @@
-// Pre-token counting for BPE training (WordCounts, count_words; see train.h).
+// Pre-token counting for BPE training (WordCounts, count_words; see bpe_train.h).
 //
 // The table is open addressing with linear probing over (hash, arena offset, length, count)
 // slots; piece bytes are appended to one arena, so a new piece costs no allocation of its own

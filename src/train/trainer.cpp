@@ -80,10 +80,6 @@ class StopSignals {
   struct sigaction old_int_ {}, old_term_ {};
 };
 
-std::string hex64(uint64_t v) { return strprintf("%016llx", static_cast<unsigned long long>(v)); }
-
-std::string join(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
-
 // TLM_TEST_INJECT_NAN_STEP="3,7": the (1-based) steps whose gradients get a NaN. Test-only.
 std::set<int64_t> nan_injection_steps() {
   std::set<int64_t> steps;
@@ -187,7 +183,7 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
       if (ck) chosen = ck->step;
     }
     comm.broadcast(&chosen, sizeof chosen, 0);
-    if (!root && chosen >= 0) ck = CheckpointEntry{chosen, join(opt.out_dir, checkpoint_name(chosen))};
+    if (!root && chosen >= 0) ck = CheckpointEntry{chosen, path_join(opt.out_dir, checkpoint_name(chosen))};
     if (!ck) log_info("train: no valid checkpoint in %s, starting a new run", opt.out_dir.c_str());
   } else if (!list_checkpoints(opt.out_dir).empty()) {
     throw user_error(opt.out_dir, "already holds checkpoints (step_*); pass --resume to continue that run, or "
@@ -303,10 +299,10 @@ TrainResult train(TrainOptions opt, const std::set<std::string>& given) {
     remove_stale_temporaries(opt.out_dir);
   }
   RunState st;
-  const std::string metrics_path = join(opt.out_dir, "metrics.jsonl");
+  const std::string metrics_path = path_join(opt.out_dir, "metrics.jsonl");
   if (ck) {
     load_params(SafetensorsFile(info.model_path), model.layout(), model.params());
-    const std::string opt_path = join(ck->path, "optimizer.safetensors");
+    const std::string opt_path = path_join(ck->path, "optimizer.safetensors");
     if (!path_exists(opt_path)) throw user_error(ck->path, "has no optimizer.safetensors: cannot continue training");
     adam.load(opt_path);
     try {

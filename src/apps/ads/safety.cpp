@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 #include "apps/ads/ad_text.h"
 #include "apps/eval/scores.h"
+#include "apps/eval/tweeteval.h"
 #include "core/check.h"
 #include "core/file.h"
 #include "core/json.h"
@@ -155,18 +155,6 @@ ProbeScores scores_from(const json& j) {
   return s;
 }
 
-std::vector<std::string> read_lines(const std::string& path) {
-  if (!path_exists(path)) throw user_error(path, "no such file (expected the TweetEval layout DIR/<task>/<split>_text.txt)");
-  std::ifstream f(path);
-  std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(f, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
-  }
-  return lines;
-}
-
 }  // namespace
 
 std::vector<FeatureVariant> safety_variants(int L) {
@@ -186,22 +174,12 @@ double roberta_base_score(const std::string& task) {
 SafetyTask load_safety_task(const std::string& dir, const std::string& task) {
   SafetyTask t;
   t.name = task;
-  auto load = [&](const std::string& split, BinarySplit& out, bool optional) {
-    const std::string text = dir + "/" + task + "/" + split + "_text.txt", labels = dir + "/" + task + "/" + split + "_labels.txt";
-    if (optional && !path_exists(text)) return;
-    out.text = read_lines(text);
-    const std::vector<std::string> ls = read_lines(labels);
-    if (ls.size() != out.text.size())
-      throw user_error(labels, "%zu labels for %zu texts in %s", ls.size(), out.text.size(), text.c_str());
-    for (size_t i = 0; i < ls.size(); i++) {
-      if (ls[i] != "0" && ls[i] != "1") throw user_error(labels, "line %zu: label '%s' is not 0 or 1", i + 1, ls[i].c_str());
-      out.label.push_back(ls[i][0] - '0');
-    }
-    if (out.text.empty()) throw user_error(text, "no tweets");
-  };
-  load("train", t.train, false);
-  load("val", t.val, false);
-  load("test", t.test, true);
+  const std::string root = dir + "/" + task;
+  t.train = read_tweeteval_split(root, "train", 2, true);
+  t.val = read_tweeteval_split(root, "val", 2, true);
+  t.test = read_tweeteval_split(root, "test", 2, false);
+  if (t.train.text.empty()) throw user_error(root + "/train_text.txt", "no tweets");
+  if (t.val.text.empty()) throw user_error(root + "/val_text.txt", "no tweets");
   return t;
 }
 

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/classify/logreg.h"
+#include "apps/eval/tweeteval.h"
 #include "infer/text_model.h"
 
 namespace tlm::apps {
@@ -80,10 +81,7 @@ class SafetyClassifier {
 };
 
 // A labelled split: texts and 0/1 labels.
-struct BinarySplit {
-  std::vector<std::string> text;
-  std::vector<int> label;
-};
+using BinarySplit = LabeledTexts;  // labels 0 and 1
 struct SafetyTask {
   std::string name;
   BinarySplit train, val, test;  // test may be empty (no test score then)

@@ -1,4 +1,4 @@
-// Confusion-matrix metrics and the official TweetEval scores (see metrics.h).
+// Confusion-matrix metrics and the official TweetEval scores (see scores.h).
 #include "apps/eval/scores.h"
 
 #include "core/check.h"

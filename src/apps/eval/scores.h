@@ -1,7 +1,8 @@
-// Classification metrics and the official score of each TweetEval task (Barbieri et al. 2020;
-// ../shared/data/README.md): emoji, emotion, hate, offensive: macro-F1; irony: F1 of class 1
-// (ironic); sentiment: macro-recall; stance: the mean of the F1 of "against" (1) and "favor" (2),
-// over all five targets pooled. Scores are fractions in [0, 1]; tables print them x 100.
+// Classification metrics and the official score of each TweetEval task (Barbieri et al. 2020,
+// and the data README of the TweetEval release): emoji, emotion, hate, offensive: macro-F1;
+// irony: F1 of class 1 (ironic); sentiment: macro-recall; stance: the mean of the F1 of
+// "against" (1) and "favor" (2), over all five targets pooled. Scores are fractions in [0, 1];
+// tables print them x 100.
 #pragma once
 
 #include <string>

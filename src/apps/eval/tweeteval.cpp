@@ -52,7 +52,9 @@ std::vector<std::string> read_mapping(const std::string& path) {
   return names;
 }
 
-LabeledTexts read_split(const std::string& dir, const std::string& split, int n_classes, bool required) {
+}  // namespace
+
+LabeledTexts read_tweeteval_split(const std::string& dir, const std::string& split, int n_classes, bool required) {
   LabeledTexts s;
   const std::string tp = dir + "/" + split + "_text.txt", lp = dir + "/" + split + "_labels.txt";
   if (!required && !fs::exists(tp) && !fs::exists(lp)) return s;
@@ -70,6 +72,8 @@ LabeledTexts read_split(const std::string& dir, const std::string& split, int n_
   }
   return s;
 }
+
+namespace {
 
 struct Timer {
   std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
@@ -249,9 +253,9 @@ TweetEvalTask load_tweeteval_task(const std::string& dir, const std::string& tas
   for (const auto& [name, gdir] : group_dirs) {
     TweetEvalTask::Group g;
     g.name = name;
-    g.train = read_split(gdir, "train", t.n_classes, false);
-    g.val = read_split(gdir, "val", t.n_classes, true);
-    g.test = read_split(gdir, "test", t.n_classes, true);
+    g.train = read_tweeteval_split(gdir, "train", t.n_classes, false);
+    g.val = read_tweeteval_split(gdir, "val", t.n_classes, true);
+    g.test = read_tweeteval_split(gdir, "test", t.n_classes, true);
     if (g.train.text.empty()) t.train_is_val = true;
     t.groups.push_back(std::move(g));
   }

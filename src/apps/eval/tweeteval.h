@@ -48,6 +48,10 @@ struct TweetEvalTask {
 // Every problem (a missing file, line counts that differ, a label outside mapping.txt) is a
 // UserError naming the file.
 TweetEvalTask load_tweeteval_task(const std::string& dir, const std::string& task);
+// One split of a task folder: DIR/<split>_text.txt and DIR/<split>_labels.txt, labels in
+// [0, n_classes). Not required and both files absent: an empty split. (Brand safety reads its
+// offensive and hate folders through it too.)
+LabeledTexts read_tweeteval_split(const std::string& dir, const std::string& split, int n_classes, bool required);
 
 struct TweetEvalOptions {
   std::vector<std::string> tasks;   // empty: all seven

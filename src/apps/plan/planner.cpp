@@ -219,12 +219,26 @@ int64_t seqs_per_replica(double global_tokens, int seq, int d) {
   return int64_t(std::max(1.0, std::ceil(seqs / d)));
 }
 
-}  // namespace
+// A layout of `gpus` GPUs in groups of M (model parallel) x gpus / M replicas.
+Layout make_layout(int gpus, int M, int zero, bool rc, int seq) {
+  Layout l;
+  l.model_parallel = M;
+  l.data_parallel = gpus / M;
+  l.zero = l.data_parallel > 1 ? zero : 0;
+  l.recompute = rc;
+  l.seq = seq;
+  return l;
+}
 
-Plan make_plan(const PlanModel& model, const PlanOptions& o) {
-  Plan p;
-  p.model = model;
-  p.options = o;
+// The most memory-frugal setting this version can run (ZeRO-1, recomputation, micro-batch 1),
+// whatever the flags say: what "does data parallelism + ZeRO-1 fit at all" means.
+Layout frugal_layout(int gpus, int M, int seq) {
+  Layout l = make_layout(gpus, M, 1, true, seq);
+  l.micro_batch = 1;
+  return l;
+}
+
+void check_options(const PlanOptions& o) {
   if (!(o.tokens >= 1)) throw user_error("--tokens", "must be at least 1");
   if (o.gpus < 1) throw user_error("--gpus", "must be at least 1, got %d", o.gpus);
   if (o.micro_batch < 0) throw user_error("--micro-batch", "must be positive, got %d", o.micro_batch);
@@ -235,32 +249,12 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
     throw user_error("--model-parallel", "must be between 1 and --gpus (%d), got %d", o.gpus, o.model_parallel);
   if (o.model_parallel > 0 && o.gpus % o.model_parallel != 0)
     throw user_error("--model-parallel", "%d does not divide --gpus %d", o.model_parallel, o.gpus);
-  p.gpu = gpu_spec(o.gpu);
-  p.net = interconnect_spec(o.interconnect, p.gpu, o.gpus_per_node);
-  if (o.gpus > p.net.gpus_per_node && p.net.inter.bandwidth <= 0)
-    throw user_error("--interconnect",
-                     "'%s' joins the GPUs of one node only, but %d GPUs need %d nodes of %d (add a network, e.g. %s+ib400)",
-                     p.net.name.c_str(), o.gpus, (o.gpus + p.net.gpus_per_node - 1) / p.net.gpus_per_node,
-                     p.net.gpus_per_node, p.net.intra.name.c_str());
-  const int seq = o.seq > 0 ? o.seq : model.config.max_seq_len;
-  if (seq > (1 << 24)) throw user_error("--seq", "%d is too long", seq);
-  p.efficiency = o.efficiency > 0 ? o.efficiency : p.gpu.efficiency;
-  p.usable_bytes = p.gpu.hbm_bytes * kUsableMemory;
-  const double global = o.global_batch_tokens > 0 ? o.global_batch_tokens : kDefaultGlobalBatch;
-  if (global > 1e12) throw user_error("--global-batch-tokens", "%g tokens per step is beyond this planner (at most 1e12)", global);
-  if (double(o.micro_batch) * seq > double(1u << 31))
-    throw user_error("--micro-batch", "%d sequences of %d tokens is more than 2^31 tokens per micro-batch", o.micro_batch, seq);
+}
 
-  // ---- resolve the layout: model parallel degree, ZeRO, recomputation, micro-batch ----
-  auto layout_for = [&](int M, int zero, bool rc) {
-    Layout l;
-    l.model_parallel = M;
-    l.data_parallel = o.gpus / M;
-    l.zero = l.data_parallel > 1 ? zero : 0;
-    l.recompute = rc;
-    l.seq = seq;
-    return l;
-  };
+// The layout: model-parallel degree, ZeRO, recomputation and micro-batch, and the memory
+// columns of the report.
+void choose_layout(Plan& p, const PlanModel& model, const PlanOptions& o, int seq, double global) {
+  auto layout_for = [&](int M, int zero, bool rc) { return make_layout(o.gpus, M, zero, rc, seq); };
   const int auto_zero = o.zero >= 0 ? o.zero : 1;
   std::vector<bool> rc_choices = o.recompute >= 0 ? std::vector<bool>{o.recompute == 1} : std::vector<bool>{false, true};
   // The first fitting configuration at degree M, preferring no recomputation.
@@ -273,14 +267,9 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
     }
     return false;
   };
-  // The most memory-frugal setting this version can run (ZeRO-1, recomputation, micro-batch 1),
-  // whatever the flags say: what "does data parallelism + ZeRO-1 fit at all" means.
-  auto frugal = [&](int M) {
-    Layout l = layout_for(M, 1, true);
-    l.micro_batch = 1;
-    return l;
+  auto frugal_fits = [&](int M) {
+    return double(memory_per_gpu(model, frugal_layout(o.gpus, M, seq)).total()) <= p.usable_bytes;
   };
-  auto frugal_fits = [&](int M) { return double(memory_per_gpu(model, frugal(M)).total()) <= p.usable_bytes; };
 
   Layout layout;
   Fit fit;
@@ -327,8 +316,11 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
     l.recompute = true;
     p.activations_recompute = memory_per_gpu(model, l).activations;
   }
+}
 
-  // ---- batch and steps ----
+// Replicas, accumulation and steps for the global batch.
+void plan_steps(Plan& p, const PlanOptions& o, int seq, double global) {
+  const Layout& layout = p.layout;
   const int M = layout.model_parallel, d = layout.data_parallel;
   p.gpus_used = M * d;
   const int64_t spr = seqs_per_replica(global, seq, d);
@@ -345,8 +337,12 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
                                 "micro-batch %d x %d tokens",
                                 format_count(global).c_str(), format_count(p.global_batch_tokens).c_str(), d, static_cast<long long>(p.grad_accum),
                                 layout.micro_batch, seq));
+}
 
-  // ---- FLOPs and time ----
+// FLOPs, step time (compute, exposed communication, optimizer) and the totals.
+void plan_time(Plan& p, const PlanModel& model, const PlanOptions& o, int seq) {
+  const Layout& layout = p.layout;
+  const int M = layout.model_parallel, d = layout.data_parallel;
   p.params = model.num_params();
   p.matmul_params = model.num_matmul_params();
   p.flops_per_token = model.flops_per_token(seq);
@@ -379,15 +375,19 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
   p.tokens_per_s = p.global_batch_tokens / p.step_s;
   p.days = double(p.steps) * p.step_s / 86400.0;
   p.gpu_hours = double(p.steps) * p.step_s * o.gpus / 3600.0;
+}
 
-  // ---- verdict and notes ----
+// The verdict line and the notes.
+void plan_verdict(Plan& p, const PlanModel& model, const PlanOptions& o, int seq) {
+  const Layout& layout = p.layout;
+  const int M = layout.model_parallel, d = layout.data_parallel;
   const double need = double(p.memory.total());
   std::string how = d == 1 ? std::string("one GPU") : strprintf("data parallelism over %d GPUs", d);
   how += strprintf("%s%s", layout.zero ? " with ZeRO-1" : "", layout.recompute ? " and activation recomputation" : "");
   if (p.needs_model_parallel) {
     // More replicas shrink only the 12 bytes per parameter ZeRO-1 shards; if the rest fits, enough
     // GPUs make plain data parallelism + ZeRO-1 work.
-    const Memory one = memory_per_gpu(model, frugal(1));
+    const Memory one = memory_per_gpu(model, frugal_layout(o.gpus, 1, seq));
     const double floor = double(one.weights + one.grads + one.activations + one.output);
     if (floor < p.usable_bytes)
       p.min_gpus_zero1 = int(std::min(1e9, std::ceil(double(kMasterBytes + kAdamBytes) * double(p.params) /
@@ -395,7 +395,7 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
     std::string verdict = strprintf(
         "does not fit with data parallelism%s on %s: %s per GPU even at micro-batch 1 with recomputation (%s usable)",
         o.gpus > 1 ? " + ZeRO-1" : "", o.gpus > 1 ? strprintf("%d GPUs", o.gpus).c_str() : "one GPU",
-        gib(double(memory_per_gpu(model, frugal(1)).total())).c_str(), gib(p.usable_bytes).c_str());
+        gib(double(memory_per_gpu(model, frugal_layout(o.gpus, 1, seq)).total())).c_str(), gib(p.usable_bytes).c_str());
     if (p.min_gpus_zero1 > o.gpus)
       verdict += strprintf("; ZeRO-1 over %d or more GPUs would fit (--gpus %d --zero 1)", p.min_gpus_zero1, p.min_gpus_zero1);
     verdict += strprintf(". %s needs tensor/pipeline parallelism or ZeRO-3, which this version does not do; ",
@@ -418,7 +418,7 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
                          {1, 1, o.micro_batch, "--zero 1 --recompute"},
                          {1, 1, 1, "--zero 1 --recompute --micro-batch 1"}};
     for (const Try& t : tries) {
-      Layout l = layout_for(1, t.zero < 0 ? 1 : t.zero, t.rc == 1);
+      Layout l = make_layout(o.gpus, 1, t.zero < 0 ? 1 : t.zero, t.rc == 1, seq);
       l.micro_batch = t.mb > 0 ? t.mb : 1;
       if (double(memory_per_gpu(model, l).total()) <= p.usable_bytes) {
         fix = t.flags;
@@ -451,6 +451,35 @@ Plan make_plan(const PlanModel& model, const PlanOptions& o) {
   if (o.efficiency > 0)
     p.notes.push_back(strprintf("efficiency set to %.0f%% of peak (calibrated value for %s: %.0f%%)", o.efficiency * 100,
                                 p.gpu.name.c_str(), p.gpu.efficiency * 100));
+}
+
+}  // namespace
+
+Plan make_plan(const PlanModel& model, const PlanOptions& o) {
+  check_options(o);
+  Plan p;
+  p.model = model;
+  p.options = o;
+  p.gpu = gpu_spec(o.gpu);
+  p.net = interconnect_spec(o.interconnect, p.gpu, o.gpus_per_node);
+  if (o.gpus > p.net.gpus_per_node && p.net.inter.bandwidth <= 0)
+    throw user_error("--interconnect",
+                     "'%s' joins the GPUs of one node only, but %d GPUs need %d nodes of %d (add a network, e.g. %s+ib400)",
+                     p.net.name.c_str(), o.gpus, (o.gpus + p.net.gpus_per_node - 1) / p.net.gpus_per_node,
+                     p.net.gpus_per_node, p.net.intra.name.c_str());
+  const int seq = o.seq > 0 ? o.seq : model.config.max_seq_len;
+  if (seq > (1 << 24)) throw user_error("--seq", "%d is too long", seq);
+  p.efficiency = o.efficiency > 0 ? o.efficiency : p.gpu.efficiency;
+  p.usable_bytes = p.gpu.hbm_bytes * kUsableMemory;
+  const double global = o.global_batch_tokens > 0 ? o.global_batch_tokens : kDefaultGlobalBatch;
+  if (global > 1e12) throw user_error("--global-batch-tokens", "%g tokens per step is beyond this planner (at most 1e12)", global);
+  if (double(o.micro_batch) * seq > double(1u << 31))
+    throw user_error("--micro-batch", "%d sequences of %d tokens is more than 2^31 tokens per micro-batch", o.micro_batch, seq);
+
+  choose_layout(p, model, o, seq, global);
+  plan_steps(p, o, seq, global);
+  plan_time(p, model, o, seq);
+  plan_verdict(p, model, o, seq);
   return p;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core/check.h"
+#include "core/text.h"
 #include "apps/plan/planner.h"
 
 namespace tlm::plan {
@@ -77,11 +78,6 @@ PlanModel named_model(const std::string& name) {
   m.config = ModelConfig::preset(name);
   m.config.vocab_size = kDefaultVocab;
   return m;
-}
-
-std::string lower(std::string s) {
-  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
 }
 
 // ---- GPUs ----
@@ -157,7 +153,7 @@ std::vector<std::string> plan_model_names() {
 }
 
 PlanModel plan_model(const std::string& given, const DimOverrides& o) {
-  std::string name = lower(given);
+  std::string name = ascii_lower(given);
   const NamedModel* found = nullptr;
   for (const NamedModel& m : kModelNames)
     if (name == m.name) found = &m;
@@ -195,7 +191,7 @@ std::vector<std::string> gpu_names() {
 }
 
 GpuSpec gpu_spec(const std::string& given) {
-  std::string name = lower(given);
+  std::string name = ascii_lower(given);
   if (name == "a100") name = "a100-80";
   for (const GpuRow& g : kGpus) {
     if (name != g.name) continue;
@@ -220,7 +216,7 @@ std::vector<std::string> link_names() {
 
 Interconnect interconnect_spec(const std::string& given, const GpuSpec& gpu, int gpus_per_node) {
   if (gpus_per_node < 1) throw user_error("--gpus-per-node", "must be at least 1, got %d", gpus_per_node);
-  std::string spec = lower(given.empty() ? gpu.default_interconnect : given);
+  std::string spec = ascii_lower(given.empty() ? gpu.default_interconnect : given);
   std::string first = spec, second;
   const size_t plus = spec.find('+');
   if (plus != std::string::npos) first = spec.substr(0, plus), second = spec.substr(plus + 1);
