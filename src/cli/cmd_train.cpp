@@ -2,11 +2,10 @@
 // nanoGPT users expect. Parsing and printing only. The global thread count stays reachable as
 // -t/--threads (this command defines no -t of its own).
 //
-// Started by a launcher (mpirun, srun, ...: dist::detect_launch) with more than one process, it
-// joins the MPI job: each rank gets cores / (ranks on this node) threads unless -t says
-// otherwise, only rank 0 prints, and an error on any rank is printed and ends the whole job
-// (MPI_Abort) instead of leaving the others waiting.
-#include <algorithm>
+// Started by a launcher (mpirun, srun, ...) with more than one process, it joins the MPI job
+// through dist::Job (dist/launch.h): each rank gets cores / (ranks on this node) threads
+// unless -t says otherwise, only rank 0 prints, and an error on any rank is printed and ends the
+// whole job (MPI_Abort) instead of leaving the others waiting.
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -14,10 +13,7 @@
 
 #include "cli/commands.h"
 #include "core/check.h"
-#include "core/log.h"
-#include "core/threads.h"
-#include "dist/comm.h"
-#include "ops/cuda_device.h"
+#include "dist/launch.h"
 #include "infer/generate.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
@@ -187,38 +183,18 @@ Runner add_train_model(CLI::App& app) {
       if (opt->count() > 0) given.insert(key);
     TrainOptions options = *o;
     options.sampler = sample_tweets;
-    const dist::LaunchInfo launch = dist::detect_launch();
-    std::unique_ptr<dist::Communicator> comm, device_comm;
-    if (launch.size > 1) {
-      comm = dist::make_mpi_comm();
-      comm->set_timeout(*timeout);
-      if (threads_flag->count() == 0) set_num_threads(std::max(1, hardware_threads() / launch.local_size));
-      if (comm->rank() != 0 && log_level() < LogLevel::warn) set_log_level(LogLevel::warn);
-      options.comm = comm.get();
-      // One GPU per process (local rank -> device); NCCL carries the device gradients. On the
-      // CPU emulator of CUDA (tests) device memory is host memory, and MPI carries it.
-      if (options.device == "cuda" && cuda::emulated()) {
-        options.device_comm = comm.get();
-      } else if (options.device == "cuda") {
-        device_comm = dist::make_nccl_comm(*comm, launch.local_rank);
-        device_comm->set_timeout(*timeout);
-        options.device_comm = device_comm.get();
-      }
-    }
+    dist::JobOptions job_options;
+    job_options.timeout = *timeout;
+    job_options.threads_given = threads_flag->count() > 0;
+    job_options.device_buffers = options.device == "cuda";
+    dist::Job job(job_options);
     TrainResult r;
-    try {
+    job.run([&](const dist::JobComms& comms) {
+      options.comm = comms.comm;
+      options.device_comm = comms.device_comm;
       r = train(options, given);
-    } catch (const std::exception& e) {
-      if (!comm || comm->size() == 1) throw;
-      // One line per failing rank, then the whole job ends: the others may be waiting for us.
-      const bool user = dynamic_cast<const UserError*>(&e) != nullptr;
-      const bool timeout_msg = dynamic_cast<const dist::CommTimeout*>(&e) != nullptr;
-      std::string where = comm->rank() == 0 || timeout_msg ? "" : strprintf("rank %d: ", comm->rank());
-      std::fprintf(stderr, "tweetlm: %s%s%s\n", user ? "error: " : "internal error: ", where.c_str(), e.what());
-      std::fflush(stderr);
-      comm->abort(user ? 2 : 1);
-    }
-    if (comm && comm->rank() != 0) return 0;
+    });
+    if (job.rank() != 0) return 0;
     if (r.step == r.first_step && !r.stopped_early) {
       std::printf("nothing to do: the run in %s is complete at step %lld (give a larger --steps to extend it)\n",
                   options.out_dir.c_str(), static_cast<long long>(r.step));

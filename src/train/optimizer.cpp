@@ -13,7 +13,7 @@
 
 namespace tlm {
 
-AdamW::AdamW(const ParamLayout& layout, size_t lo, size_t hi)
+AdamW::AdamW(const ParamLayout& layout, size_t lo, size_t hi, const std::function<bool(const ParamInfo&)>& trainable)
     : layout_(&layout), lo_(std::min(lo, layout.total())), hi_(std::min(hi, layout.total())) {
   TLM_CHECK(lo_ <= hi_, "AdamW shard [%zu, %zu)", lo_, hi_);
   m_.reset(hi_ - lo_);
@@ -22,13 +22,14 @@ AdamW::AdamW(const ParamLayout& layout, size_t lo, size_t hi)
   for_each_param(layout, [&](const ParamInfo& p) {
     if (!seen.insert(p.offset).second) return;
     size_t a = std::max(p.offset, lo_), b = std::min(p.offset + p.size, hi_);
-    if (a < b) ranges_.push_back({a - lo_, b - a, p.decay});
+    if (a < b) ranges_.push_back({a - lo_, b - a, p.decay, !trainable || trainable(p)});
   });
 }
 
 void AdamW::step(float* params, const float* grads, const ops::AdamWHyper& hyper, float grad_scale) {
   ++t_;
   for (const Range& r : ranges_) {
+    if (!r.trainable) continue;
     ops::AdamWHyper h = hyper;
     if (!r.decay) h.weight_decay = 0.0f;
     ops::adamw_update(params + r.offset, grads + r.offset, m_.data() + r.offset, v_.data() + r.offset, r.size, h, t_,

@@ -1,11 +1,15 @@
 // AdamW over the model's flat parameter buffer: the two moment buffers share the parameters'
 // layout, and the update walks for_each_param so weight decay follows ParamInfo::decay (matrices
 // yes; norms and, by default, embeddings no). The update count `t` (bias correction) counts
-// applied updates only: a skipped (non-finite) step does not advance it.
+// applied updates only: a skipped (non-finite) step does not advance it. An optional
+// `trainable` predicate (fine-tuning a subset of tensors) leaves the refused tensors out of the
+// update: their parameters and moments stay as they are; with all tensors trainable the update
+// is exactly the plain one.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,8 +22,9 @@ namespace tlm {
 class AdamW {
  public:
   // State for the parameters [lo, hi) of the flat buffer (ZeRO-1 gives each rank one part; the
-  // default is all of it).
-  explicit AdamW(const ParamLayout& layout, size_t lo = 0, size_t hi = SIZE_MAX);
+  // default is all of it). `trainable` (empty: every tensor) is asked once per storage range.
+  explicit AdamW(const ParamLayout& layout, size_t lo = 0, size_t hi = SIZE_MAX,
+                 const std::function<bool(const ParamInfo&)>& trainable = {});
 
   // One update of the parameters [lo, hi): `params` and `grads` point at element lo.
   // `hyper.weight_decay` is the decay of decayed tensors; the others get 0. grad_scale folds in
@@ -46,6 +51,7 @@ class AdamW {
   struct Range {
     size_t offset, size;  // relative to lo
     bool decay;
+    bool trainable;
   };
   const ParamLayout* layout_;
   size_t lo_, hi_;
