@@ -328,7 +328,8 @@ TEST(Prepare, StrictStopsAtFirstMalformedRecord) {
     EXPECT_NE(std::string(e.what()).find("invalid JSON"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--strict"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(dir_entries(out / "o"), std::vector<std::string>{});
+  // The output folder this run created is removed again: no half-made folder (issue 16).
+  EXPECT_FALSE(std::filesystem::exists(out / "o"));
   // Strict on clean input succeeds.
   opt.inputs = {data_path("v2.jsonl"), data_path("fortunes")};
   EXPECT_EQ(prepare(opt).kept, 7u + 4u);
@@ -357,7 +358,8 @@ TEST(Prepare, FailedRunLeavesNoPartialFiles) {
   TempDir fresh;
   opt.outdir = fresh / "o";
   EXPECT_THROW(prepare(opt), UserError);
-  EXPECT_EQ(dir_entries(fresh / "o"), std::vector<std::string>{});
+  EXPECT_FALSE(std::filesystem::exists(fresh / "o")) << "a failed run leaves no folder it made";
+  EXPECT_TRUE(std::filesystem::exists(fresh.path())) << "but keeps the ones that were there";
 }
 
 TEST(Prepare, CompressedInputGivesTheSameOutput) {
