@@ -1,8 +1,26 @@
 """The PyTorch peer of bench/serve: batch-1 prefill and greedy decode of a Llama with a KV cache in
-eager PyTorch (no torch.compile), the way a plain `model(x, past_key_values)` loop runs. Shapes are
-the benchmark model's (full multi-head attention, SwiGLU MLP, RMSNorm, RoPE, untied LM head);
-weights are random (the timing does not depend on their values). Prints one JSON line with
-prefill and decode tokens/s, best of --repeat runs.
+eager PyTorch (no torch.compile), what a user gets from a plain nn.Module and a
+`logits = model(ids); next = argmax(logits)` loop under torch.inference_mode().
+
+The model is written here, self-contained, as a user writes it: nn.Embedding, L blocks of
+[x + o(attention(rope(q), rope(k), v)) on RMSNorm(x); x + down(silu(gate) * up) on RMSNorm(x)],
+final RMSNorm, untied nn.Linear head, no biases, qkv and gate/up as one nn.Linear each; RoPE
+rotate-half with cos/sin precomputed once. The KV cache is preallocated per layer, [1, H, T, D]
+(Hugging Face's StaticCache; no torch.cat per token), and the new rows are written in place.
+Attention is causal softmax(Q K^T / sqrt(D) + mask) V: F.scaled_dot_product_attention where the
+installed torch has it, else one torch.baddbmm (scale and additive mask folded in) + softmax in
+fp32 + bmm (torch 1.13, Debian's, has no SDPA); a decoded row sees the whole cache, so decode
+steps need no mask. The greedy loop feeds the argmax tensor straight back and keeps one .item()
+per token (the token id, as a generate loop checks for end-of-text); prefill returns only the
+last row's logits (as HF's generate does with logits_to_keep=1). Shapes are the benchmark model's;
+weights are random (the timing does not depend on their values). --dtype bf16 holds the weights
+in bf16 (model.to(torch.bfloat16): oneDNN bf16 matmuls), fp32 is the default bench/serve runs.
+Prints one JSON line with prefill and decode tokens/s, best of --repeat runs.
+
+On Debian's torch 1.13 a one-token nn.Linear is an OpenBLAS sgemm with M = 1, which packs the
+whole weight matrix (5x slower than torch.mv on the same weights); that is what a user gets
+here and it bounds fp32 decode (~90 tokens/s, 2 threads, idle; see docs/training.md, "The
+PyTorch peers").
 
 Run by /usr/bin/python3 (Debian python3-torch):
   peer_decode.py --V .. --T .. --C .. --L .. --H .. --F .. [--B 1] --prompt-file IDS.json
@@ -14,64 +32,88 @@ import math
 import time
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
+HAVE_SDPA = hasattr(F, "scaled_dot_product_attention")
 
-class Model:
-    def __init__(self, V, T, C, L, H, Fd, dtype):
-        g = torch.Generator().manual_seed(0)
 
-        def w(*shape):
-            return (torch.randn(*shape, generator=g) * 0.02).to(dtype)
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
 
-        self.V, self.T, self.C, self.L, self.H, self.D = V, T, C, L, H, C // H
-        self.embed = w(V, C)
-        self.layers = [dict(attn_norm=torch.ones(C, dtype=dtype), wqkv=w(3 * C, C), wo=w(C, C),
-                            mlp_norm=torch.ones(C, dtype=dtype), wgateup=w(2 * Fd, C), wdown=w(C, Fd))
-                       for _ in range(L)]
-        self.norm = torch.ones(C, dtype=dtype)
-        self.lm_head = w(V, C)
-        inv = 1.0 / (10000.0 ** (torch.arange(0, self.D, 2, dtype=torch.float32) / self.D))
-        ang = torch.outer(torch.arange(T, dtype=torch.float32), inv)
-        self.cos, self.sin = ang.cos().to(dtype), ang.sin().to(dtype)
-        # KV cache [L][2] of [1, H, T, D], filled up to self.len.
-        self.k = [torch.zeros(1, H, T, self.D, dtype=dtype) for _ in range(L)]
-        self.v = [torch.zeros(1, H, T, self.D, dtype=dtype) for _ in range(L)]
-        self.len = 0
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
-    @staticmethod
-    def rmsnorm(x, w, eps=1e-5):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
-    def rope(self, x, pos):  # x [1, H, n, D], rotate pairs (HF rotate_half convention)
-        cos, sin = self.cos[pos][None, None], self.sin[pos][None, None]
-        x1, x2 = x[..., : self.D // 2], x[..., self.D // 2:]
-        return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+def rotate_half(x):
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
 
-    def forward(self, ids):
-        """ids [n] appended at positions len..len+n-1; returns the logits of the last one."""
-        n, H, D, p0 = ids.shape[0], self.H, self.D, self.len
-        pos = torch.arange(p0, p0 + n)
-        x = self.embed[ids][None]  # [1, n, C]
-        for l, lw in enumerate(self.layers):
-            h = self.rmsnorm(x, lw["attn_norm"])
-            q, k, v = F.linear(h, lw["wqkv"]).split(self.C, dim=-1)
-            q = self.rope(q.view(1, n, H, D).transpose(1, 2), pos)
-            k = self.rope(k.view(1, n, H, D).transpose(1, 2), pos)
-            self.k[l][:, :, p0:p0 + n] = k
-            self.v[l][:, :, p0:p0 + n] = v.view(1, n, H, D).transpose(1, 2)
-            kk, vv = self.k[l][:, :, :p0 + n], self.v[l][:, :, :p0 + n]
-            # Plain softmax attention (Debian's torch 1.13 has no scaled_dot_product_attention);
-            # causal over the new rows, a single decoded row sees the whole cache.
-            s = (q @ kk.transpose(-1, -2)) * (1.0 / math.sqrt(D))
-            if n > 1:
-                s = s.masked_fill(~torch.ones(n, p0 + n, dtype=torch.bool).tril(p0), float("-inf"))
-            a = torch.softmax(s, dim=-1) @ vv
-            x = x + F.linear(a.transpose(1, 2).reshape(1, n, self.C), lw["wo"])
-            gate, up = F.linear(self.rmsnorm(x, lw["mlp_norm"]), lw["wgateup"]).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(gate) * up, lw["wdown"])
-        self.len += n
-        return F.linear(self.rmsnorm(x[:, -1], self.norm), self.lm_head)[0]
+
+class Block(nn.Module):
+    def __init__(self, C, H, Fdim, T):
+        super().__init__()
+        self.H, self.D = H, C // H
+        self.attn_norm = RMSNorm(C)
+        self.qkv = nn.Linear(C, 3 * C, bias=False)
+        self.o = nn.Linear(C, C, bias=False)
+        self.mlp_norm = RMSNorm(C)
+        self.gateup = nn.Linear(C, 2 * Fdim, bias=False)
+        self.down = nn.Linear(Fdim, C, bias=False)
+        self.register_buffer("k_cache", torch.zeros(1, H, T, self.D), persistent=False)
+        self.register_buffer("v_cache", torch.zeros(1, H, T, self.D), persistent=False)
+
+    def forward(self, x, p0, cos, sin, mask):
+        """x [1, n, C] at positions p0..p0+n-1; cos, sin [n, D]; mask [n, p0+n] or None."""
+        _, n, C = x.shape
+        q, k, v = self.qkv(self.attn_norm(x)).view(1, n, 3, self.H, self.D).permute(2, 0, 3, 1, 4)
+        q = q * cos + rotate_half(q) * sin
+        self.k_cache[:, :, p0:p0 + n] = k * cos + rotate_half(k) * sin
+        self.v_cache[:, :, p0:p0 + n] = v
+        k, v = self.k_cache[:, :, :p0 + n], self.v_cache[:, :, :p0 + n]
+        if HAVE_SDPA:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else mask.to(q.dtype))
+        else:
+            H, D, S = self.H, self.D, p0 + n
+            q = q.reshape(H, n, D)
+            kt = k.reshape(H, S, D).transpose(1, 2)
+            if mask is None:
+                s = torch.bmm(q, kt).mul_(1.0 / math.sqrt(D))
+            else:
+                s = torch.baddbmm(mask.to(q.dtype), q, kt, alpha=1.0 / math.sqrt(D))
+            y = torch.bmm(torch.softmax(s, dim=-1, dtype=torch.float32).to(v.dtype), v.reshape(H, S, D))
+        x = x + self.o(y.view(1, self.H, n, self.D).transpose(1, 2).reshape(1, n, C))
+        gate, up = self.gateup(self.mlp_norm(x)).chunk(2, dim=-1)
+        return x + self.down(F.silu(gate) * up)
+
+
+class Llama(nn.Module):
+    def __init__(self, V, T, C, L, H, Fdim, theta=10000.0):
+        super().__init__()
+        self.embed = nn.Embedding(V, C)
+        self.blocks = nn.ModuleList(Block(C, H, Fdim, T) for _ in range(L))
+        self.norm = RMSNorm(C)
+        self.head = nn.Linear(C, V, bias=False)
+        D = C // H
+        inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
+        ang = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
+        ang = torch.cat((ang, ang), dim=-1)  # [T, D]
+        self.register_buffer("cos", ang.cos(), persistent=False)
+        self.register_buffer("sin", ang.sin(), persistent=False)
+        self.register_buffer("mask", torch.full((T, T), float("-inf")).triu(1), persistent=False)
+
+    def forward(self, ids, p0):
+        """ids [1, n] at positions p0..p0+n-1 (the cache holds 0..p0-1); logits [1, V] of the last."""
+        n = ids.shape[1]
+        cos, sin = self.cos[p0:p0 + n], self.sin[p0:p0 + n]
+        mask = self.mask[p0:p0 + n, :p0 + n] if n > 1 else None
+        x = self.embed(ids)
+        for b in self.blocks:
+            x = b(x, p0, cos, sin, mask)
+        return self.head(self.norm(x[:, -1]))
 
 
 def main():
@@ -86,32 +128,49 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    dtype = torch.float32 if a.dtype == "fp32" else torch.bfloat16
-    prompt = torch.tensor(json.load(open(a.prompt_file)), dtype=torch.long)
-    if prompt.numel() + a.decode > a.T:
-        raise SystemExit(f"prompt {prompt.numel()} + decode {a.decode} > context {a.T}")
-    m = Model(a.V, a.T, a.C, a.L, a.H, a.F, dtype)
+    torch.manual_seed(0)
+    with open(a.prompt_file) as f:
+        prompt = torch.tensor(json.load(f), dtype=torch.long)[None]  # [1, n]
+    n = prompt.shape[1]
+    if n + a.decode > a.T:
+        raise SystemExit(f"prompt {n} + decode {a.decode} > context {a.T}")
+    model = Llama(a.V, a.T, a.C, a.L, a.H, a.F)
+    # Weights N(0, 0.02), norms 1, set through weight-sized temporaries as loading a checkpoint
+    # does. This matters: glibc's malloc serves a request from its heap (no fresh pages) only up
+    # to the largest mapped chunk freed so far and trims the heap past twice that; a real process
+    # has freed checkpoint-sized buffers by now, a script that only allocated has not, and then
+    # maps and faults in fresh pages for every activation (prefill 850-1050 against 1350-1465
+    # tokens per CPU-second here, 1 thread). Same values as p.normal_(0.0, 0.02) in place.
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.copy_(torch.empty_like(p).normal_(0.0, 0.02))
+    model = model.to(torch.float32 if a.dtype == "fp32" else torch.bfloat16).eval()
     best_prefill = best_decode = 0.0
     with torch.inference_mode():
         for r in range(a.repeat + 1):  # run 0 warms up (allocator, oneDNN kernels)
-            m.len = 0
             t0 = time.perf_counter()
-            logits = m.forward(prompt)
+            logits = model(prompt, 0)
             t1 = time.perf_counter()
-            tok = int(prompt[-1])
+            # Greedy decode: the first decoded token is fed the prompt's last (as before, the
+            # timing is the same whichever id it is), then each argmax goes straight back in.
+            ids, pos, tok = prompt[:, -1:], n, 0
             t2 = time.perf_counter()
             for _ in range(a.decode):
-                logits = m.forward(torch.tensor([tok]))
-                tok = int(torch.argmax(logits))
+                logits = model(ids, pos)
+                ids = logits.argmax(-1, keepdim=True)  # [1, 1]
+                tok = ids.item()
+                pos += 1
             t3 = time.perf_counter()
             if r == 0:
                 continue
-            best_prefill = max(best_prefill, prompt.numel() / (t1 - t0))
+            best_prefill = max(best_prefill, n / (t1 - t0))
             best_decode = max(best_decode, a.decode / (t3 - t2))
     print(json.dumps({"torch": torch.__version__.split("+")[0], "threads": torch.get_num_threads(),
-                      "dtype": a.dtype, "prefill_tokens": prompt.numel(), "prefill_tokens_per_s": best_prefill,
+                      "dtype": a.dtype, "prefill_tokens": n, "prefill_tokens_per_s": best_prefill,
                       "decode_tokens": a.decode, "decode_tokens_per_s": best_decode,
-                      "last_token": tok, "finite": bool(math.isfinite(float(logits.float().sum())))}))
+                      "last_token": tok, "finite": bool(math.isfinite(float(logits.float().sum()))),
+                      "attention": "scaled_dot_product_attention" if HAVE_SDPA else "baddbmm + softmax + bmm"}))
 
 
 if __name__ == "__main__":
