@@ -2,7 +2,7 @@
 eager PyTorch (no torch.compile), what a user gets from a plain nn.Module and a
 `logits = model(ids); next = argmax(logits)` loop under torch.inference_mode().
 
-The model is written here, self-contained, as a user writes it: nn.Embedding, L blocks of
+The model is written here (RMSNorm and RoPE from bench/peer_common.py) as a user writes it: nn.Embedding, L blocks of
 [x + o(attention(rope(q), rope(k), v)) on RMSNorm(x); x + down(silu(gate) * up) on RMSNorm(x)],
 final RMSNorm, untied nn.Linear head, no biases, qkv and gate/up as one nn.Linear each; RoPE
 rotate-half with cos/sin precomputed once. The KV cache is preallocated per layer, [1, H, T, D]
@@ -35,22 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-HAVE_SDPA = hasattr(F, "scaled_dot_product_attention")
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, dim, eps=1e-5):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-        self.eps = eps
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
-def rotate_half(x):
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
+from peer_common import HAVE_SDPA, RMSNorm, rotate_half  # bench/peer_common.py, beside this script
 
 
 class Block(nn.Module):

@@ -1,7 +1,7 @@
 """The PyTorch peer of bench/train_cpu: what a PyTorch user gets training this Llama eagerly on
 the CPU. Prints one JSON line with tokens/s.
 
-The model is a self-contained plain nn.Module Llama, written here the way a user writes it
+The model is a plain nn.Module Llama (RMSNorm and RoPE from bench/peer_common.py), written the way a user writes it
 (nanoGPT / Hugging Face style): nn.Embedding, L blocks of [x + o(attention(rope(q), rope(k), v))
 on RMSNorm(x); x + down(silu(gate) * up) on RMSNorm(x)], final RMSNorm, untied nn.Linear head,
 no biases; qkv and gate/up as one nn.Linear each (one larger GEMM instead of three/two, as
@@ -49,23 +49,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-HAVE_SDPA = hasattr(F, "scaled_dot_product_attention")
+from peer_common import HAVE_SDPA, RMSNorm, rotate_half  # bench/peer_common.py, beside this script
 MIN_WARMUP = 3
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, dim, eps=1e-5):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-        self.eps = eps
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-
-
-def rotate_half(x):
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
 
 
 class Block(nn.Module):

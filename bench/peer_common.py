@@ -1,0 +1,24 @@
+"""What the two PyTorch peers (peer_train.py, peer_decode.py) share: the plain-PyTorch RMSNorm and
+rotate-half RoPE a user writes, and whether this torch has scaled_dot_product_attention. The
+peers' blocks differ (training: causal batch attention; decoding: a KV cache), so only these
+pieces live here. Not tools/torch/llama_torch.py: that is the tests' correctness reference."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HAVE_SDPA = hasattr(F, "scaled_dot_product_attention")
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate_half(x):
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
