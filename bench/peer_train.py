@@ -1,8 +1,8 @@
 """The PyTorch peer of bench/train_cpu: what a PyTorch user gets training this Llama eagerly on
 the CPU. Prints one JSON line with tokens/s.
 
-The model is a plain nn.Module Llama (RMSNorm and RoPE from bench/peer_common.py), written the way a user writes it
-(nanoGPT / Hugging Face style): nn.Embedding, L blocks of [x + o(attention(rope(q), rope(k), v))
+The model is a plain nn.Module Llama (RMSNorm and RoPE from bench/peer_common.py), written the
+way a user writes it (nanoGPT / Hugging Face style): nn.Embedding, L blocks of [x + o(attention(rope(q), rope(k), v))
 on RMSNorm(x); x + down(silu(gate) * up) on RMSNorm(x)], final RMSNorm, untied nn.Linear head,
 no biases; qkv and gate/up as one nn.Linear each (one larger GEMM instead of three/two, as
 nanoGPT and bench/peer_train_cuda.py do). RoPE is rotate-half with cos/sin precomputed once
