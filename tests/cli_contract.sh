@@ -128,7 +128,7 @@ expect_ok "eval ppl" eval ppl -m "$tmp/run" --data "$tmp/shards" --split train
 grep -q "perplexity" "$tmp/out" || { echo "FAIL eval ppl output: $(cat "$tmp/out")"; fails=$((fails + 1)); }
 expect_user_error "eval without -m" "--model is required" -- eval ppl --data "$tmp/shards"
 expect_user_error "eval bad split" "--split: dev not in" -- eval ppl -m "$tmp/run" --data "$tmp/shards" --split dev
-expect_user_error "eval missing checkpoint" "nope: no such checkpoint directory" -- eval ppl -m "$tmp/nope" --data "$tmp/shards"
+expect_user_error "eval missing checkpoint" "nope: no such model directory" -- eval ppl -m "$tmp/nope" --data "$tmp/shards"
 expect_user_error "eval without subcommand" "subcommand" -- eval
 
 # generate: flag errors are one line and exit 2; greedy ids and a prompt file on the tiny run above.

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/check.h"
 #include "data/reader.h"
 
 namespace tlm::testing {
@@ -124,6 +125,17 @@ Collected collect(ReadFn&& read) {
     c.all.append(std::move(b));
   });
   return c;
+}
+
+// The UserError `fn` throws, as "input: problem" ("" when none).
+template <typename Fn>
+std::string user_error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace tlm::testing

@@ -26,19 +26,9 @@ using namespace tlm;
 using namespace tlm::apps;
 using nlohmann::json;
 using tlm::testing::TempDir;
+using tlm::testing::user_error_of;
 
 namespace {
-
-// The UserError `fn` throws, as "input: problem" ("" when none).
-template <typename Fn>
-std::string user_error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -200,7 +190,7 @@ TEST(AdText, ReadsTextAndJsonLines) {
   EXPECT_EQ(t[1].lang, "");
   write(d / "bad.jsonl", "{\"text\": \"ok\"}\n{\"txt\": \"no\"}\n");
   EXPECT_EQ(user_error_of([&] { read_ad_tweets(d / "bad.jsonl"); }),
-            d / "bad.jsonl" + ": line 2: \"text\" is missing or not a string");
+            d / "bad.jsonl" + ":2: no \"text\" string (expected {\"id\":..,\"text\":..,\"lang\":..} per line)");
   write(d / "empty.txt", "\n\n");
   EXPECT_NE(user_error_of([&] { read_ad_tweets(d / "empty.txt"); }).find("no tweets"), std::string::npos);
   EXPECT_NE(user_error_of([&] { read_ad_tweets(d / "missing.txt"); }).find("no such file"), std::string::npos);

@@ -5,6 +5,8 @@
 // end (a real TweetEval task from ../shared when present).
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -337,4 +339,54 @@ TEST_F(TweetEvalRun, CliOnARealTaskAndPplOnText) {
   r = run_program(tweetlm({"eval", "ppl", "-m", *tmp_ / "tiny/run", "--text", *tmp_ / "empty.txt"}), tmp_->path());
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("empty.txt"), std::string::npos) << r.err;
+}
+
+// `eval ppl` takes several datasets in one run (one JSON line or table row each), reads text
+// through the corpus reader (a .txt and a .jsonl of the same tweets score the same), and loads
+// any model load_model reads: an HF export of the run scores exactly as the run.
+TEST_F(TweetEvalRun, PplOnSeveralDatasetsAndOnAnHfExport) {
+  using tlm::testing::run_program;
+  using tlm::testing::tweetlm;
+  std::string txt, jsonl;
+  for (const char* line : {"the cat sat on a mat", "we love new music tonight", "so good for coffee lol"}) {
+    txt += std::string(line) + "\n";
+    jsonl += nlohmann::json{{"id", "1"}, {"text", line}}.dump() + "\n";
+  }
+  tlm::testing::write_file(*tmp_ / "few.txt", txt);
+  tlm::testing::write_file(*tmp_ / "few.jsonl", jsonl);
+  const std::string run = *tmp_ / "tiny/run";
+  auto r = run_program(tweetlm({"-q", "eval", "ppl", "-m", run, "--data", *tmp_ / "tiny/shards", "--text",
+                                *tmp_ / "few.txt", "--text", *tmp_ / "few.jsonl", "-T", "8", "--json"}),
+                       tmp_->path());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::vector<nlohmann::json> rows;
+  std::istringstream lines(r.out);
+  for (std::string l; std::getline(lines, l);) rows.push_back(nlohmann::json::parse(l));
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  EXPECT_EQ(rows[0]["data"], *tmp_ / "tiny/shards");
+  EXPECT_EQ(rows[0]["split"], "val");
+  EXPECT_EQ(rows[1]["data"], *tmp_ / "few.txt");
+  EXPECT_FALSE(rows[1].contains("split"));
+  EXPECT_EQ(rows[1]["loss"].get<double>(), rows[2]["loss"].get<double>());
+  EXPECT_EQ(rows[1]["tokens"], rows[2]["tokens"]);
+  EXPECT_NE(rows[0]["loss"].get<double>(), rows[1]["loss"].get<double>());
+
+  r = run_program(tweetlm({"-q", "eval", "ppl", "-m", run, "--data", *tmp_ / "tiny/shards", "--text", *tmp_ / "few.txt",
+                           "-T", "8"}),
+                  tmp_->path());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("perplexity"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(*tmp_ / "tiny/shards/val"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(*tmp_ / "few.txt"), std::string::npos) << r.out;
+
+  r = run_program(tweetlm({"-q", "export", "-m", run, "--format", "hf", "-o", *tmp_ / "tiny_hf"}), tmp_->path());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run_program(tweetlm({"-q", "eval", "ppl", "-m", *tmp_ / "tiny_hf", "--text", *tmp_ / "few.txt", "-T", "8", "-b",
+                           std::to_string(rows[1]["windows"].get<int>()), "--json"}),
+                  tmp_->path());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const nlohmann::json hf = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(hf["step"].is_null());  // an HF directory has no training step
+  EXPECT_EQ(hf["tokens"], rows[1]["tokens"]);
+  EXPECT_NEAR(hf["loss"].get<double>(), rows[1]["loss"].get<double>(), 1e-6);
 }

@@ -47,7 +47,7 @@
 #include "model_fixture.h"
 #include "train_fixture.h"
 #include "llama_cpp_fixture.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

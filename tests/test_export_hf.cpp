@@ -30,7 +30,7 @@
 
 #include "core/check.h"
 #include "core/file.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 #include "fixtures.h"
 #include "store/export_hf.h"
 #include "store/model_loader.h"

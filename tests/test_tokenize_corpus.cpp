@@ -25,6 +25,7 @@ namespace {
 using nlohmann::json;
 using testing::slurp;
 using testing::TempDir;
+using testing::user_error_of;
 using testing::write_file;
 
 // Byte tokens 0..255, then (with_eos) <|endoftext|>, then "he", "ll", " t".
@@ -86,15 +87,6 @@ std::vector<std::vector<uint32_t>> documents(const std::vector<uint32_t>& ids, u
   EXPECT_TRUE(out.back().empty()) << "the stream does not end with eos";
   out.pop_back();
   return out;
-}
-
-std::string user_error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 class TokenizeCorpus : public ::testing::Test {

@@ -345,7 +345,7 @@ TEST_F(TrainCli, UserErrorsAreOneLine) {
   EXPECT_NE(r.err.find("--tokenizer"), std::string::npos) << r.err;
   r = run({"eval", "ppl", "-m", path("nope"), "--data", path("shards")});
   EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.err.find("nope: no such checkpoint directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nope: no such model directory"), std::string::npos) << r.err;
 }
 
 }  // namespace

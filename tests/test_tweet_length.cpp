@@ -6,7 +6,7 @@
 #include <string>
 
 #include "apps/ads/tweet_length.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 using tlm::apps::truncate_tweet;
 using tlm::apps::tweet_length;

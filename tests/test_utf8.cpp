@@ -6,7 +6,7 @@
 #include <random>
 #include <string>
 
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm {
 namespace {

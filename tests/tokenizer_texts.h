@@ -17,7 +17,7 @@
 
 #include "core/check.h"
 #include "core/rng.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm::testing {
 

@@ -1,10 +1,8 @@
-// `tweetlm eval`: `ppl` (loss, perplexity and bits per byte of a checkpoint on a shard split or
-// on a plain text file, one tweet per line, tokenized on the fly) and `tweeteval` (the TweetEval
+// `tweetlm eval`: `ppl` (loss, perplexity and bits per byte of any model load_model reads, on
+// shard splits and on texts tokenized on the fly, side by side) and `tweeteval` (the TweetEval
 // benchmark: apps/eval/tweeteval.h). Each subcommand registers here.
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <unistd.h>
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -15,136 +13,166 @@
 #include "core/hash.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/json.h"
 #include "core/progress.h"
+#include "data/corpus.h"
 #include "apps/eval/tweeteval.h"
 #include "data/shards.h"
 #include "store/model_loader.h"
 #include "infer/text_model.h"
-#include "io/safetensors.h"
 #include "model/llama.h"
-#include "store/params_io.h"
 #include "tokenizer/tokenize_corpus.h"
 #include "tokenizer/tokenizer.h"
-#include "store/checkpoint.h"
 #include "train/evaluate.h"
 
 namespace tlm::cli {
 namespace {
 
-// A temporary shard directory, removed when the command ends.
-struct TempDir {
-  std::string path;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove_all(path, ec);
-  }
+// One dataset of `eval ppl`: a shard split, or text tokenized on the fly with the model's
+// tokenizer (<|endoftext|> first, then every tweet followed by it, as `tokenize` writes a corpus).
+struct PplData {
+  std::string path;   // the --data directory or the --text path
+  std::string split;  // the shard split ("" for text)
+  TokenDataset data;
+  std::string name() const { return split.empty() ? path : path + "/" + split; }
 };
 
-// Tokenizes a text file (one tweet per line; empty lines skipped) into a temporary "test" shard
-// split: <|endoftext|> first, then every tweet followed by it, as `tokenize` writes a corpus.
-std::string text_to_shards(const std::string& path, const Tokenizer& tok, size_t vocab_size) {
-  std::ifstream f(path);
-  if (!f) throw user_error(path, "cannot open");
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           strprintf("tweetlm-ppl-%d-%llx", int(::getpid()), (unsigned long long)std::rand())).string();
-  ShardWriter w(dir, "test", std::max(vocab_size, tok.vocab_size()));
+struct PplRow {
+  std::string path, split;
+  EvalResult r;
+};
+
+// One line per dataset (and a table when there are several), or one JSON object per dataset.
+void print_ppl(const std::vector<PplRow>& rows, const std::string& model, int64_t step, int T, bool json) {
+  const std::string at = step >= 0 ? strprintf(" (step %lld)", static_cast<long long>(step)) : "";
+  for (const PplRow& row : rows) {
+    const EvalResult& r = row.r;
+    if (json) {
+      nlohmann::ordered_json j = {{"checkpoint", model}, {"step", step >= 0 ? nlohmann::ordered_json(step) : nullptr},
+                                  {"data", row.path}};
+      if (!row.split.empty()) j["split"] = row.split;
+      j.update({{"context", T}, {"windows", r.windows}, {"tokens", r.tokens}, {"bytes", r.bytes}, {"loss", r.loss},
+                {"perplexity", r.perplexity()}, {"bits_per_byte", r.bits_per_byte()}});
+      std::printf("%s\n", j.dump().c_str());
+    } else if (rows.size() == 1) {
+      const std::string on = row.split.empty() ? row.path : row.path + "/" + row.split;
+      std::printf("%s%s on %s: loss %.4f | perplexity %.3f | bits/byte %.4f | %llu tokens, %llu bytes\n", model.c_str(),
+                  at.c_str(), on.c_str(), r.loss, r.perplexity(), r.bits_per_byte(),
+                  static_cast<unsigned long long>(r.tokens), static_cast<unsigned long long>(r.bytes));
+    }
+  }
+  if (json || rows.size() == 1) return;
+  std::printf("%s%s, -T %d\n%-40s %12s %8s %11s %9s\n", model.c_str(), at.c_str(), T, "data", "tokens", "loss",
+              "perplexity", "bits/byte");
+  for (const PplRow& row : rows) {
+    const std::string on = row.split.empty() ? row.path : row.path + "/" + row.split;
+    std::printf("%-40s %12llu %8.4f %11.3f %9.4f\n", on.c_str(), static_cast<unsigned long long>(row.r.tokens),
+                row.r.loss, row.r.perplexity(), row.r.bits_per_byte());
+  }
+}
+
+PplData text_data(const std::string& path, const std::string& split, const Tokenizer& tok, size_t vocab_size) {
   const uint32_t eos = uint32_t(tok.eos_id());
   std::vector<uint32_t> ids = {eos};
-  w.add_document(ids);
-  std::string line;
-  size_t n = 0;
-  while (std::getline(f, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    ids.clear();
-    tok.encode_ordinary(line, ids);
+  size_t tweets = 0;
+  // A prepared folder gives its --split; a file is read whole.
+  for_each_record(corpus_files(path, {split}), [&](CorpusRecord&& r) {
+    tok.encode_ordinary(r.text, ids);
     ids.push_back(eos);
-    w.add_document(ids);
-    n++;
+    ++tweets;
+  });
+  if (tweets == 0) throw user_error(path, "holds no text (one tweet per line)");
+  return {path, "", TokenDataset::from_tokens(std::move(ids), uint32_t(std::max(vocab_size, tok.vocab_size())), path)};
+}
+
+PplData shard_data(const std::string& dir, const std::string& split, const Tokenizer& tok, const std::string& model) {
+  const ShardMeta meta = read_shard_meta(dir);
+  const std::string vocab_hash = strprintf("%016llx", static_cast<unsigned long long>(tokenizer_fingerprint(tok)));
+  if (meta.vocab_xxh3 != vocab_hash)
+    throw user_error(dir, "was tokenized with another tokenizer than the model %s (vocabulary hash %s vs %s)",
+                     model.c_str(), meta.vocab_xxh3.c_str(), vocab_hash.c_str());
+  return {dir, split, TokenDataset(dir, split)};
+}
+
+// The model's training -T and -b when it is a checkpoint (state.json "options"), so that `eval
+// ppl` scores the windows the run's own validation scored; else its context (at most 1024) and 8.
+std::pair<int, int> default_window(const std::string& dir, const ModelConfig& cfg, int64_t& step) {
+  const std::string state_path = path_join(dir, "state.json");
+  nlohmann::json opts = nlohmann::json::object();
+  step = -1;
+  if (path_exists(state_path)) {
+    const nlohmann::json state = read_json_file(state_path);
+    if (state.contains("options") && state["options"].is_object()) opts = state["options"];
+    if (state.contains("step") && state["step"].is_number_integer()) step = state["step"].get<int64_t>();
   }
-  if (n == 0) throw user_error(path, "holds no text (one tweet per line)");
-  w.finish();
-  return dir;
+  return {opts.value("context", std::min(cfg.max_seq_len, 1024)), opts.value("batch", 8)};
 }
 
 Runner add_ppl(CLI::App& parent) {
-  auto* cmd = parent.add_subcommand("ppl", "Loss, perplexity and bits per byte of a checkpoint on a shard split");
+  auto* cmd = parent.add_subcommand("ppl", "Loss, perplexity and bits per byte of a model on shard splits and texts");
   auto model_path = std::make_shared<std::string>();
-  auto data = std::make_shared<std::string>();
+  auto tokenizer_path = std::make_shared<std::string>();
+  auto data = std::make_shared<std::vector<std::string>>();
+  auto texts = std::make_shared<std::vector<std::string>>();
   auto split = std::make_shared<std::string>("val");
   auto tokens = std::make_shared<uint64_t>(0);
   auto B = std::make_shared<int>(0);
   auto T = std::make_shared<int>(0);
   auto json = std::make_shared<bool>(false);
-  cmd->add_option("-m,--model", *model_path, "Checkpoint directory (or a run directory: its newest valid checkpoint)")
-      ->required();
-  auto text = std::make_shared<std::string>();
-  auto* data_opt = cmd->add_option("--data", *data, "Shard directory from 'tweetlm tokenize'");
-  auto* text_opt = cmd->add_option("--text", *text, "A text file, one tweet per line, tokenized with the model's tokenizer");
-  data_opt->excludes(text_opt);
+  cmd->add_option("-m,--model", *model_path, "Model: checkpoint, run directory, HF directory or .gguf")->required();
+  cmd->add_option("--tokenizer", *tokenizer_path, "tokenizer.json (default: the model's)");
+  cmd->add_option("--data", *data, "Shard directory from 'tweetlm tokenize' (repeatable: one row each)");
+  cmd->add_option("--text", *texts, "Text to tokenize with the model's tokenizer: a file with one tweet per line, "
+                                    "a .jsonl file or a prepared folder (its --split) (repeatable)");
   cmd->add_option("--split", *split, "Split to evaluate")->capture_default_str()->check(CLI::IsMember({"train", "val", "test"}));
-  cmd->add_option("--tokens", *tokens, "Evaluate the first N tokens' windows (default: the whole split)")
+  cmd->add_option("--tokens", *tokens, "Evaluate the first N tokens' windows of each dataset (default: all)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 60));
   cmd->add_option("-b,--batch", *B, "Sequences per forward pass (default: the training -b)")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("-T,--context", *T, "Window length (default: the training -T)")->check(CLI::Range(2, 1 << 20));
-  cmd->add_flag("--json", *json, "Print one JSON object instead of the summary line");
+  cmd->add_flag("--json", *json, "Print one JSON object per dataset instead of the summary");
   return [=]() {
-    const std::string dir = resolve_checkpoint(*model_path);
-    CheckpointInfo info = read_checkpoint(dir);
-    const Tokenizer tok = Tokenizer::load(info.tokenizer_path);
-    if (data->empty() && text->empty()) throw user_error("eval ppl", "give --data SHARDS or --text FILE");
-    TempDir tmp;
-    if (!text->empty()) {
-      *data = tmp.path = text_to_shards(*text, tok, size_t(info.config.vocab_size));
-      *split = "test";
+    if (data->empty() && texts->empty()) throw user_error("eval ppl", "give --data SHARDS or --text FILE");
+    LoadedModel lm = load_model(*model_path, *tokenizer_path);
+    const ModelConfig cfg = lm.model->config();
+    const Tokenizer& tok = lm.tokenizer;
+    int64_t step = -1;
+    const auto [t_default, b_default] = default_window(lm.dir, cfg, step);
+    const int t = *T ? *T : t_default, b = *B ? *B : b_default;
+    if (t > cfg.max_seq_len) throw user_error("-T", "%d is longer than the model's context of %d", t, cfg.max_seq_len);
+
+    std::vector<PplData> sets;
+    for (const std::string& d : *data) sets.push_back(shard_data(d, *split, tok, lm.dir));
+    for (const std::string& f : *texts) sets.push_back(text_data(f, *split, tok, size_t(cfg.vocab_size)));
+    // A model with training activations for B x T, holding the loaded weights.
+    Llama model(cfg, b, t);
+    std::copy(lm.model->params(), lm.model->params() + model.num_params(), model.params());
+    lm.model.reset();
+    const auto lengths = token_byte_lengths(tok, size_t(cfg.vocab_size));
+
+    std::vector<PplRow> rows;
+    for (const PplData& set : sets) {
+      if (uint64_t(set.data.vocab_size()) > uint64_t(cfg.vocab_size))
+        throw user_error(set.path, "token ids go up to %u but the model's vocabulary is %d", set.data.vocab_size(),
+                         cfg.vocab_size);
+      auto windows = eval_windows(set.data, t, *tokens);
+      if (windows.empty())
+        throw user_error(set.name(), "%llu tokens: no window of -T %d + 1", static_cast<unsigned long long>(set.data.size()), t);
+      // evaluate() over a loss function that also moves the progress line (tokens scored, rate, ETA).
+      Progress progress("eval ppl " + set.name(), double(windows.size()) * double(t));
+      double scored = 0;
+      auto nats = [&](const Batch& batch) {
+        model.forward(batch);
+        const float* losses = model.losses();
+        double sum = 0;  // in token order, as evaluate(model, ...) sums
+        for (size_t i = 0; i < batch.targets.size(); ++i)
+          if (batch.targets[i] >= 0) sum += double(losses[i]);
+        progress.update(scored += double(batch.targets.size()), "tokens");
+        return sum;
+      };
+      rows.push_back({set.path, set.split, evaluate(BatchNats(nats), set.data, windows, b, t, int32_t(tok.eos_id()), &lengths)});
+      progress.finish(strprintf("%llu windows", static_cast<unsigned long long>(rows.back().r.windows)));
     }
-    const ShardMeta meta = text->empty() ? read_shard_meta(*data) : ShardMeta{};
-    const std::string vocab_hash = strprintf("%016llx", static_cast<unsigned long long>(tokenizer_fingerprint(tok)));
-    if (text->empty() && meta.vocab_xxh3 != vocab_hash)
-      throw user_error(*data, "was tokenized with another tokenizer than the checkpoint %s (vocabulary hash %s vs %s)",
-                       dir.c_str(), meta.vocab_xxh3.c_str(), vocab_hash.c_str());
-    const nlohmann::json& opts = info.state.contains("options") ? info.state["options"] : nlohmann::json::object();
-    int t = *T ? *T : opts.value("context", info.config.max_seq_len);
-    int b = *B ? *B : opts.value("batch", 8);
-    if (t > info.config.max_seq_len)
-      throw user_error("-T", "%d is longer than the model's context of %d", t, info.config.max_seq_len);
-    TokenDataset ds(*data, *split);
-    if (uint64_t(ds.vocab_size()) > uint64_t(info.config.vocab_size))
-      throw user_error(*data, "token ids go up to %u but the model's vocabulary is %d", ds.vocab_size(),
-                       info.config.vocab_size);
-    auto windows = eval_windows(ds, t, *tokens);
-    if (windows.empty())
-      throw user_error(*data, "the %s split has %llu tokens: no window of -T %d + 1", split->c_str(),
-                       static_cast<unsigned long long>(ds.size()), t);
-    Llama model(info.config, b, t);
-    load_params(SafetensorsFile(info.model_path), model.layout(), model.params());
-    const auto lengths = token_byte_lengths(tok, size_t(info.config.vocab_size));
-    // evaluate() over a loss function that also moves the progress line (tokens scored, rate, ETA).
-    Progress progress("eval ppl", double(windows.size()) * double(t));
-    double scored = 0;
-    auto nats = [&](const Batch& batch) {
-      model.forward(batch);
-      const float* losses = model.losses();
-      double sum = 0;  // in token order, as evaluate(model, ...) sums
-      for (size_t i = 0; i < batch.targets.size(); ++i)
-        if (batch.targets[i] >= 0) sum += double(losses[i]);
-      progress.update(scored += double(batch.targets.size()), "tokens");
-      return sum;
-    };
-    EvalResult r = evaluate(BatchNats(nats), ds, windows, b, t, int32_t(tok.eos_id()), &lengths);
-    progress.finish(strprintf("%llu windows", static_cast<unsigned long long>(r.windows)));
-    if (*json) {
-      nlohmann::ordered_json j = {{"checkpoint", dir},     {"step", info.step},         {"data", text->empty() ? *data : *text},
-                                  {"split", *split},       {"context", t},              {"windows", r.windows},
-                                  {"tokens", r.tokens},    {"bytes", r.bytes},          {"loss", r.loss},
-                                  {"perplexity", r.perplexity()}, {"bits_per_byte", r.bits_per_byte()}};
-      std::printf("%s\n", j.dump().c_str());
-    } else {
-      const std::string on = text->empty() ? *data + "/" + *split : *text;
-      std::printf("%s (step %lld) on %s: loss %.4f | perplexity %.3f | bits/byte %.4f | %llu tokens, %llu bytes\n",
-                  dir.c_str(), static_cast<long long>(info.step), on.c_str(), r.loss, r.perplexity(),
-                  r.bits_per_byte(), static_cast<unsigned long long>(r.tokens), static_cast<unsigned long long>(r.bytes));
-    }
+    print_ppl(rows, lm.dir, step, t, *json);
     return 0;
   };
 }

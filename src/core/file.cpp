@@ -65,6 +65,21 @@ std::string read_file(const std::string& path) {
   return std::string(m.view());
 }
 
+std::vector<std::string> read_lines(const std::string& path) {
+  MappedFile m(path);
+  const std::string_view all = m.view();
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos < all.size();) {
+    size_t nl = all.find('\n', pos);
+    if (nl == std::string_view::npos) nl = all.size();
+    std::string_view line = all.substr(pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.emplace_back(line);
+    pos = nl + 1;
+  }
+  return out;
+}
+
 bool path_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;

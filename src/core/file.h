@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace tlm {
@@ -35,6 +36,9 @@ class MappedFile {
 // dir / name, as std::filesystem joins them.
 std::string path_join(const std::string& dir, const std::string& name);
 std::string read_file(const std::string& path);
+// The lines of a text file, without their "\n" (or "\r\n"); a last line without a newline
+// counts, an empty file has none. UserError naming the path when it cannot be read.
+std::vector<std::string> read_lines(const std::string& path);
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
 // Creates a directory and its parents; UserError if that fails.

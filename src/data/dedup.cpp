@@ -8,7 +8,7 @@
 
 #include "core/check.h"
 #include "core/hash.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm {
 

@@ -17,7 +17,7 @@
 #include "core/threads.h"
 #include "data/reader.h"
 #include "data/source.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm {
 namespace {

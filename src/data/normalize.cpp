@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm {
 namespace {

@@ -15,7 +15,8 @@
 #include "core/log.h"
 #include "core/progress.h"
 #include "core/threads.h"
-#include "data/utf8.h"
+#include "core/text.h"
+#include "core/utf8.h"
 
 namespace tlm {
 namespace {
@@ -32,13 +33,6 @@ struct Prepared {
   uint64_t hash = 0;
   uint64_t bands[8] = {};
 };
-
-std::string lowercase_ascii(std::string_view s) {
-  std::string r(s);
-  for (char& c : r)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return r;
-}
 
 // The directories make_dirs(path) is about to create, removed again (if still empty) unless
 // keep() is called: a failed prepare leaves the file system as it found it.
@@ -67,7 +61,7 @@ class CreatedDirs {
 class Pipeline {
  public:
   Pipeline(const PrepareOptions& opt, PrepareReport& rep) : opt_(opt), rep_(rep) {
-    for (const auto& l : opt.langs) langs_.push_back(lowercase_ascii(l));
+    for (const auto& l : opt.langs) langs_.push_back(ascii_lower(l));
     if (opt.near_dup > 0) {
       rep_.near_dup_params = MinHashParams::for_threshold(opt.near_dup);
       near_ = std::make_unique<NearDupIndex>(rep_.near_dup_params);
@@ -131,7 +125,7 @@ class Pipeline {
       for (size_t i = lo; i < hi; ++i) {
         Prepared& p = prepared_[i];
         p.lang.clear();
-        if (!tweets[i].lang.empty()) utf8_repair(lowercase_ascii(tweets[i].lang), p.lang);
+        if (!tweets[i].lang.empty()) utf8_repair(ascii_lower(tweets[i].lang), p.lang);
         p.drop = early_drop(tweets[i], p.lang);
         p.text.clear();
         if (p.drop != Drop::none) continue;

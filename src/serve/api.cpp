@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "core/check.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm::serve {
 

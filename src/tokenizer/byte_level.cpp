@@ -5,7 +5,7 @@
 
 #include <unordered_map>
 
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm {
 namespace {

@@ -2,14 +2,13 @@
 //
 // Per split: a block reader hands out ~8 MiB of whole lines; the lines are cut into chunks of
 // kChunkLines, and threads take chunks dynamically (tweet lengths vary, so equal static ranges
-// would leave threads idle). Each chunk parses its lines with a per-thread simdjson parser, in
-// place (the block reader leaves the padding simdjson needs), and encodes the texts into its
-// own token buffer. The writer then takes the chunks in index order, so the output does not
+// would leave threads idle). Each chunk parses its lines with a per-thread corpus line parser
+// (data/corpus.h), in place (the block reader leaves the padding simdjson needs), and encodes
+// the texts into its own token buffer. The writer then takes the chunks in index order, so the output does not
 // depend on which thread did what.
 #include "tokenizer/tokenize_corpus.h"
 
 #include <omp.h>
-#include <simdjson.h>
 
 #include <exception>
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include "core/hash.h"
 #include "core/progress.h"
 #include "core/threads.h"
+#include "data/corpus.h"
 #include "data/reader.h"
 #include "data/source.h"
 
@@ -37,16 +37,13 @@ struct Chunk {
   std::exception_ptr error;
 };
 
-// The "text" of one prepared line, or throws UserError naming path:line.
-std::string_view line_text(simdjson::dom::parser& parser, std::string_view line, const std::string& path,
+// The "text" of one prepared line (the block reader leaves simdjson's padding after it), or
+// throws UserError naming path:line.
+std::string_view line_text(CorpusLineParser& parser, std::string_view line, const std::string& path,
                            uint64_t lineno) {
-  simdjson::dom::element doc;
-  auto err = parser.parse(line.data(), line.size(), false).get(doc);
-  std::string where = strprintf("%s:%llu", path.c_str(), static_cast<unsigned long long>(lineno));
-  if (err) throw user_error(where, "invalid JSON: %s", simdjson::error_message(err));
-  std::string_view text;
-  if (doc["text"].get_string().get(text) != simdjson::SUCCESS)
-    throw user_error(where, "no \"text\" string (expected {\"id\":..,\"text\":..,\"lang\":..} per line)");
+  std::string error;
+  const std::string_view text = parser.text(line, error, /*padded=*/true);
+  if (!error.empty()) throw user_error(strprintf("%s:%llu", path.c_str(), static_cast<unsigned long long>(lineno)), "%s", error.c_str());
   return text;
 }
 
@@ -75,7 +72,7 @@ void tokenize_split(const std::string& path, ShardWriter& writer, SplitRun& run,
     int nt = static_cast<int>(std::min<size_t>(static_cast<size_t>(num_threads()), std::max<size_t>(nchunks, 1)));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (size_t c = 0; c < nchunks; ++c) {
-      static thread_local simdjson::dom::parser parser;
+      static thread_local CorpusLineParser parser;
       Chunk& ch = chunks[c];
       ch.ids.clear();
       ch.ends.clear();

@@ -14,7 +14,7 @@
 
 #include "core/check.h"
 #include "core/threads.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 #include "tokenizer/pretokenize.h"
 
 namespace tlm {

@@ -23,6 +23,7 @@
 #include "core/hash.h"
 #include "core/progress.h"
 #include "core/threads.h"
+#include "data/corpus.h"
 #include "tokenizer/pretokenize.h"
 #include "tokenizer/bpe_train.h"
 
@@ -115,25 +116,12 @@ struct Block {
   size_t file, begin, end;
 };
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
+// Tokenizer training reads a prepared folder's train and val splits (never test), or files.
 std::vector<Input> open_inputs(const std::vector<std::string>& inputs) {
   std::vector<Input> files;
-  for (const std::string& in : inputs) {
-    if (!path_exists(in)) throw UserError(in, "no such file or directory");
-    if (is_directory(in)) {
-      for (const char* name : {"train.jsonl", "val.jsonl"}) {
-        std::string p = (std::filesystem::path(in) / name).string();
-        if (!path_exists(p))
-          throw user_error(in, "not a prepared corpus directory: %s is missing (run `tweetlm prepare` first)", name);
-        files.push_back({p, true, MappedFile(p)});
-      }
-    } else {
-      files.push_back({in, ends_with(in, ".jsonl"), MappedFile(in)});
-    }
-  }
+  for (const std::string& in : inputs)
+    for (const CorpusFile& f : corpus_files(in, {"train", "val"}, true))
+      files.push_back({f.path, f.format == CorpusFormat::json_lines, MappedFile(f.path)});
   return files;
 }
 
@@ -165,36 +153,6 @@ struct FirstError {
   bool before(size_t f, size_t off) const { return f < file || (f == file && off < offset); }
 };
 
-// Per-thread parser state for JSON lines.
-class LineParser {
- public:
-  // The text of one JSON line, or nullptr with `err` set.
-  bool text_of(std::string_view line, std::string_view& text, const char*& err) {
-    if (buf_.size() < line.size() + simdjson::SIMDJSON_PADDING) buf_.resize(line.size() + simdjson::SIMDJSON_PADDING);
-    std::memcpy(buf_.data(), line.data(), line.size());
-    std::memset(buf_.data() + line.size(), 0, simdjson::SIMDJSON_PADDING);
-    simdjson::dom::element doc;
-    if (parser_.parse(buf_.data(), line.size(), false).get(doc) != simdjson::SUCCESS) {
-      err = "invalid JSON";
-      return false;
-    }
-    simdjson::dom::object obj;
-    if (doc.get_object().get(obj) != simdjson::SUCCESS) {
-      err = "expected a JSON object";
-      return false;
-    }
-    if (obj["text"].get_string().get(text) != simdjson::SUCCESS) {
-      err = "no \"text\" string field";
-      return false;
-    }
-    return true;
-  }
-
- private:
-  simdjson::dom::parser parser_;
-  std::vector<char> buf_;
-};
-
 }  // namespace
 
 WordCounts count_words(const std::vector<std::string>& inputs) {
@@ -215,7 +173,8 @@ WordCounts count_words(const std::vector<std::string>& inputs) {
   {
     const int t = omp_get_thread_num();
     WordCounts& counts = per_thread[static_cast<size_t>(t)];
-    LineParser parser;
+    CorpusLineParser parser;
+    std::string err;
 #pragma omp for schedule(dynamic, 1)
     for (size_t bi = 0; bi < blocks.size(); ++bi) {
       if (failed.load(std::memory_order_relaxed)) continue;
@@ -236,9 +195,8 @@ WordCounts count_words(const std::vector<std::string>& inputs) {
             continue;
           }
           if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
-          std::string_view text;
-          const char* err = nullptr;
-          if (!parser.text_of(line, text, err)) {
+          const std::string_view text = parser.text(line, err);
+          if (!err.empty()) {
 #pragma omp critical(tlm_count_words_error)
             if (first.before(b.file, line_pos)) first = {b.file, line_pos, err};
             failed = true;
@@ -258,7 +216,8 @@ WordCounts count_words(const std::vector<std::string>& inputs) {
   if (failed) {
     const Input& in = files[first.file];
     const uint64_t line = 1 + static_cast<uint64_t>(std::count(in.map.data(), in.map.data() + first.offset, '\n'));
-    throw user_error(in.path, "line %llu: %s", static_cast<unsigned long long>(line), first.what.c_str());
+    throw user_error(strprintf("%s:%llu", in.path.c_str(), static_cast<unsigned long long>(line)), "%s",
+                     first.what.c_str());
   }
   progress.update(total_bytes);
   progress.finish();

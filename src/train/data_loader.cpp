@@ -53,9 +53,22 @@ TokenDataset::TokenDataset(const std::string& dir, const std::string& split, Sha
   }
 }
 
+TokenDataset TokenDataset::from_tokens(std::vector<uint32_t> ids, uint32_t vocab_size, const std::string& name) {
+  TokenDataset d;
+  d.dir_ = name;
+  d.vocab_size_ = vocab_size;
+  d.starts_ = {0, ids.size()};
+  d.memory_ = std::move(ids);
+  return d;
+}
+
 void TokenDataset::copy(uint64_t begin, uint64_t n, int32_t* out) const {
   TLM_CHECK(begin + n <= size(), "copy [%llu, +%llu) past the end of %llu tokens", static_cast<unsigned long long>(begin),
             static_cast<unsigned long long>(n), static_cast<unsigned long long>(size()));
+  if (shards_.empty()) {
+    for (uint64_t i = 0; i < n; ++i) out[i] = int32_t(memory_[begin + i]);
+    return;
+  }
   // The shard holding `begin`: the last start <= begin.
   size_t s = size_t(std::upper_bound(starts_.begin(), starts_.end(), begin) - starts_.begin()) - 1;
   while (n > 0) {

@@ -43,6 +43,9 @@ class TokenDataset {
   TokenDataset() = default;
   // Opens DIR/<split>_NNNNNN.bin. An empty split (no shards) is allowed: size() == 0.
   TokenDataset(const std::string& dir, const std::string& split, ShardCheck check = ShardCheck::full);
+  // A stream held in memory (text tokenized on the fly: `eval ppl --text`); `name` stands for
+  // the directory in messages.
+  static TokenDataset from_tokens(std::vector<uint32_t> ids, uint32_t vocab_size, const std::string& name);
   TokenDataset(TokenDataset&&) = default;
   TokenDataset& operator=(TokenDataset&&) = default;
 
@@ -58,6 +61,7 @@ class TokenDataset {
  private:
   std::string dir_, split_;
   std::vector<ShardFile> shards_;
+  std::vector<uint32_t> memory_;  // from_tokens: the whole stream (no shards)
   std::vector<uint64_t> starts_;  // starts_[i] = first stream index of shard i; back() = total
   uint32_t vocab_size_ = 0;
 };

@@ -10,8 +10,9 @@
 
 #include "core/check.h"
 #include "core/file.h"
+#include "data/corpus.h"
 #include "data/normalize.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm::apps {
 
@@ -30,18 +31,6 @@ std::string fold(std::string_view text) {
 }
 
 bool word_char(uint32_t cp) { return is_word_code_point(cp); }
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t' || s[b] == '\r' || s[b] == '\n')) b++;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r' || s[e - 1] == '\n')) e--;
-  return std::string(s.substr(b, e - b));
-}
-
-bool ends_with(const std::string& s, const char* suffix) {
-  std::string_view x(suffix);
-  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
-}
 
 }  // namespace
 
@@ -96,63 +85,15 @@ std::string model_text(std::string_view text) {
 }
 
 std::vector<AdTweet> read_ad_tweets(const std::string& path) {
-  std::string data;
-  if (path == "-") {
-    char buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) data.append(buf, n);
-  } else {
-    if (!path_exists(path)) throw user_error(path, "no such file");
-    if (is_directory(path)) throw user_error(path, "is a directory, not a file of tweets");
-    data = read_file(path);
-  }
-  const std::string what = path == "-" ? "stdin" : path;
-  std::vector<std::string> lines;
-  for (size_t pos = 0; pos < data.size();) {
-    size_t nl = data.find('\n', pos);
-    if (nl == std::string::npos) nl = data.size();
-    lines.push_back(data.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-  bool json_lines = ends_with(path, ".jsonl") || ends_with(path, ".json");
-  for (const std::string& l : lines) {
-    std::string t = trim(l);
-    if (t.empty()) continue;
-    if (t[0] == '{') json_lines = true;
-    break;
-  }
   std::vector<AdTweet> tweets;
-  for (size_t i = 0; i < lines.size(); i++) {
-    std::string line = trim(lines[i]);
-    if (line.empty()) continue;
+  for_each_record(corpus_files(path), [&](CorpusRecord&& r) {
     AdTweet t;
-    if (!json_lines) {
-      std::string valid;
-      utf8_repair(line, valid);
-      t.text = std::move(valid);
-      tweets.push_back(std::move(t));
-      continue;
-    }
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw user_error(what, "line %zu: not JSON (%s)", i + 1, e.what());
-    }
-    if (!j.is_object()) throw user_error(what, "line %zu: expected an object with \"text\"", i + 1);
-    if (!j.contains("text") || !j["text"].is_string())
-      throw user_error(what, "line %zu: \"text\" is missing or not a string", i + 1);
-    t.text = j["text"].get<std::string>();
-    if (j.contains("lang") && !j["lang"].is_null()) {
-      if (!j["lang"].is_string()) throw user_error(what, "line %zu: \"lang\" is not a string", i + 1);
-      t.lang = j["lang"].get<std::string>();
-      if (t.lang == "und") t.lang.clear();
-    }
-    for (const char* key : {"id_str", "id"})
-      if (t.id.empty() && j.contains(key)) t.id = j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+    t.text = std::move(r.text);
+    t.id = std::move(r.id);
+    t.lang = r.lang == "und" ? "" : std::move(r.lang);
     tweets.push_back(std::move(t));
-  }
-  if (tweets.empty()) throw user_error(what, "no tweets (the input is empty)");
+  });
+  if (tweets.empty()) throw user_error(path == "-" ? "stdin" : path, "no tweets (the input is empty)");
   return tweets;
 }
 

@@ -29,10 +29,10 @@ struct AdTweet {
   std::string id;    // the input's "id"/"id_str", "" when none
 };
 
-// `path` ("-": stdin): JSON lines (a .jsonl/.json name, or a first non-empty line starting with
-// '{') of objects with "text" (required), "lang" and "id"; otherwise one tweet per line (empty
-// lines skipped). A UserError names the file and line of each problem, or an input without
-// tweets.
+// `path` ("-": stdin), read by the corpus reader (data/corpus.h): a prepared folder, JSON lines
+// (a .jsonl/.json name; stdin whose first non-blank byte is '{') of objects with "text"
+// (required), "lang" and "id", or one tweet per line. A UserError names the file and line of
+// each problem, or an input without tweets.
 std::vector<AdTweet> read_ad_tweets(const std::string& path);
 // The text the model reads for a tweet: normalised as `tweetlm prepare` does for training
 // (mentions -> @user, links -> http, entities, NFC, whitespace).

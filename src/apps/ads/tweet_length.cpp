@@ -9,7 +9,7 @@
 #include <string>
 
 #include "data/normalize.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm::apps {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <map>
 
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm::apps {
 

@@ -12,6 +12,7 @@
 #include "apps/classify/tfidf.h"
 #include "apps/eval/scores.h"
 #include "core/check.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/progress.h"
 
@@ -26,16 +27,10 @@ const std::vector<std::string>& tweeteval_tasks() {
 
 namespace {
 
+// The lines of a TweetEval file, or one error that says what --data should be.
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw user_error(path, "cannot open (is --data a TweetEval folder?)");
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    out.push_back(line);
-  }
-  return out;
+  if (!path_exists(path)) throw user_error(path, "no such file (is --data a TweetEval folder?)");
+  return tlm::read_lines(path);
 }
 
 // The class names of mapping.txt ("id<TAB>name" lines, ids 0..K-1 in order).

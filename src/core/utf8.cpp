@@ -1,7 +1,7 @@
 // UTF-8 validation, repair and decoding (see utf8.h). Hand-written rather than via utf8proc
 // because repair needs the maximal-subpart rule and these loops sit on the ingestion hot path;
 // is_word_code_point asks utf8proc for the Unicode category.
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 #include <cstring>
 
