@@ -21,7 +21,7 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "core/rng.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 
 namespace tlm::bench {
 namespace {
