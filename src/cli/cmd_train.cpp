@@ -81,6 +81,10 @@ Runner add_train_model(CLI::App& app) {
       "data");
   cmd->add_option("--tokenizer", o->tokenizer_path, "tokenizer.json the shards were made with (kept in each checkpoint)");
   cmd->add_option("--out", o->out_dir, "Run directory: checkpoints step_NNNNNNNN/ and metrics.jsonl")->required();
+  add(cmd->add_option("--init-from", o->init_from,
+                      "Start from this model's weights and tokenizer (checkpoint, run directory, HF directory or "
+                      ".gguf), with a fresh optimizer and schedule"),
+      "init_from");
   add(cmd->add_option("--model", o->model.preset, "Size preset: tiny | small | 33m | 124m")->capture_default_str(), "model");
   add(cmd->add_option("--dim", o->model.dim, "Model width C (overrides the preset)")->check(positive), "model");
   add(cmd->add_option("--layers", o->model.layers, "Layers L")->check(positive), "model");

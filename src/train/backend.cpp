@@ -2,6 +2,8 @@
 // made here, once, so the loop never asks which device it runs on.
 #include "train/backend.h"
 
+#include <algorithm>
+
 #include "core/check.h"
 #include "core/file.h"
 #include "io/safetensors.h"
@@ -23,10 +25,15 @@ void throw_out_of_memory(const ModelConfig& cfg, int B, int T) {
 }
 
 void load_initial_model(const InitialModel& init, Llama& model, AdamW& adam) {
-  if (init.params_path.empty())
+  if (init.params) {
+    TLM_CHECK(init.params->size() == model.num_params(), "initial model of %zu parameters for a model of %zu",
+              init.params->size(), model.num_params());
+    std::copy(init.params->begin(), init.params->end(), model.params());
+  } else if (init.params_path.empty()) {
     model.init(init.seed);
-  else
+  } else {
     load_params(SafetensorsFile(init.params_path), model.layout(), model.params());
+  }
   if (init.optimizer_path.empty()) return;
   if (!path_exists(init.optimizer_path))
     throw user_error(init.checkpoint_dir, "has no optimizer.safetensors: cannot continue training");

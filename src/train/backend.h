@@ -38,11 +38,12 @@ class AdamW;
 // computed, synchronised and counted in the gradient norm for every tensor regardless.
 using ParamFilter = std::function<bool(const ParamInfo&)>;
 
-// Where the parameters and optimizer state of a run come from. Today: Llama::init(seed) for a
-// new run, or a checkpoint's files for a resumed one; an initial model of another run (fine-tuning)
-// is a params_path without an optimizer_path.
+// Where the parameters and optimizer state of a run come from: Llama::init(seed) for a new run,
+// a checkpoint's files for a resumed one, or the weights of a loaded model (`train --init-from`,
+// any source load_model reads) with a fresh optimizer.
 struct InitialModel {
-  uint64_t seed = 0;           // used when params_path is empty
+  uint64_t seed = 0;           // used when neither params nor params_path is given
+  std::shared_ptr<const std::vector<float>> params;  // --init-from: the loaded weights (layout order)
   std::string params_path;     // model.safetensors (HF Llama names)
   std::string optimizer_path;  // optimizer.safetensors to continue from; "": fresh AdamW state
   std::string checkpoint_dir;  // names the checkpoint when optimizer_path is missing

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "dist/comm.h"
 #include "ops/cuda_device.h"
+#include "store/model_loader.h"
 #include "tokenizer/tokenize_corpus.h"
 
 namespace fs = std::filesystem;
@@ -90,22 +91,50 @@ void check_device(RunSetup& run, const std::set<std::string>& given) {
              run.checkpoint->path.c_str(), trained_by, opt.world);
 }
 
-// Tokenizer: the checkpoint's copy when resuming (a --tokenizer given too must match it).
+// --init-from (a new run): the model's weights, configuration and tokenizer, through load_model
+// (checkpoint, run directory, HF directory or GGUF). The weights wait in run.initial until the
+// backend takes them.
+void load_init_model(RunSetup& run) {
+  const std::string& from = run.opt.init_from;
+  LoadedModel lm = load_model(from);
+  run.config = lm.model->config();
+  auto params = std::make_shared<std::vector<float>>(lm.model->params(), lm.model->params() + lm.model->num_params());
+  run.init_source = {{"path", from}, {"params_xxh3", hex64(hash64(params->data(), params->size() * sizeof(float)))}};
+  run.initial.params = std::move(params);
+  const std::string own = path_join(lm.dir, "tokenizer.json");
+  const bool has_file = is_directory(lm.dir) && path_exists(own);
+  run.tokenizer_path = has_file ? own : from;  // a GGUF file holds its tokenizer
+  run.tokenizer_text = has_file ? read_file(own) : lm.tokenizer.to_json_text();
+  run.tokenizer = std::move(lm.tokenizer);
+  log_info("train: starting from %s (%.2fM parameters, params xxh3 %s)", from.c_str(),
+           double(run.config.num_params()) / 1e6, run.init_source["params_xxh3"].get<std::string>().c_str());
+}
+
+// Tokenizer: the checkpoint's copy when resuming, the model's with --init-from (a --tokenizer
+// given too must match either).
 void load_tokenizer(RunSetup& run) {
   const TrainOptions& opt = run.opt;
   const std::optional<CheckpointEntry>& ck = run.checkpoint;
-  run.tokenizer_path = ck ? run.checkpoint_info.tokenizer_path : opt.tokenizer_path;
+  const bool from_model = !ck && !opt.init_from.empty();
+  if (from_model) {
+    load_init_model(run);
+  } else {
+    run.tokenizer_path = ck ? run.checkpoint_info.tokenizer_path : opt.tokenizer_path;
+    if (run.tokenizer_path.empty())
+      throw UserError("--tokenizer", "a tokenizer.json is required (the one the shards were made with)");
+    run.tokenizer_text = read_file(run.tokenizer_path);
+    run.tokenizer = Tokenizer::from_json_text(run.tokenizer_text, run.tokenizer_path);
+  }
   const std::string& tok_path = run.tokenizer_path;
-  if (tok_path.empty()) throw UserError("--tokenizer", "a tokenizer.json is required (the one the shards were made with)");
-  run.tokenizer_text = read_file(tok_path);
-  run.tokenizer = Tokenizer::from_json_text(run.tokenizer_text, tok_path);
   run.vocab_hash = hex64(tokenizer_fingerprint(run.tokenizer));
   run.tokenizer_file_hash = hex64(hash64(run.tokenizer_text));
-  if (ck && !opt.tokenizer_path.empty()) {
+  if ((ck || from_model) && !opt.tokenizer_path.empty()) {
     Tokenizer other = Tokenizer::load(opt.tokenizer_path);
     if (hex64(tokenizer_fingerprint(other)) != run.vocab_hash)
-      throw user_error(opt.tokenizer_path, "is not the tokenizer of the checkpoint %s", ck->path.c_str());
+      throw user_error(opt.tokenizer_path, "is not the tokenizer of %s %s", ck ? "the checkpoint" : "the model",
+                       ck ? ck->path.c_str() : opt.init_from.c_str());
   }
+  if (ck && run.checkpoint_info.state.contains("init_from")) run.init_source = run.checkpoint_info.state["init_from"];
   if (run.tokenizer.eos_id() < 0)
     throw user_error(tok_path, "has no <|endoftext|> token (tweetlm separates tweets with it)");
   run.eos = int32_t(run.tokenizer.eos_id());
@@ -116,10 +145,15 @@ void open_shards(RunSetup& run) {
   const TrainOptions& opt = run.opt;
   if (opt.data_dir.empty()) throw UserError("--data", "a shard directory (from 'tweetlm tokenize') is required");
   const ShardMeta meta = read_shard_meta(opt.data_dir);
-  if (meta.vocab_xxh3 != run.vocab_hash)
+  if (meta.vocab_xxh3 != run.vocab_hash) {
+    if (!run.checkpoint && !opt.init_from.empty())
+      throw user_error(opt.data_dir, "was tokenized with another tokenizer than the model %s (vocabulary hash %s, the "
+                       "model's is %s): tokenize the corpus with the model's tokenizer.json", opt.init_from.c_str(),
+                       meta.vocab_xxh3.c_str(), run.vocab_hash.c_str());
     throw user_error(run.tokenizer_path, "does not match the shards in %s (vocabulary hash %s, the shards say %s): "
                      "they were made with another tokenizer", opt.data_dir.c_str(), run.vocab_hash.c_str(),
                      meta.vocab_xxh3.c_str());
+  }
   run.train_data = TokenDataset(opt.data_dir, "train");
   if (run.train_data.size() == 0) throw user_error(opt.data_dir, "has no train shards (train_000000.bin)");
   run.val_data = TokenDataset(opt.data_dir, "val");
@@ -139,6 +173,11 @@ void resolve_config(RunSetup& run, const std::set<std::string>& given) {
     if (given.count("model") && resolve_model(opt.model, vocab, opt.T).to_hf_json() != cfg.to_hf_json())
       throw user_error("--model", "the model flags describe another model than the checkpoint %s; a resumed run "
                        "keeps its model", run.checkpoint->path.c_str());
+  } else if (!opt.init_from.empty()) {
+    // load_init_model set cfg: the model is the one loaded.
+    if (given.count("model"))
+      throw user_error("--model", "the model comes from --init-from %s; leave out the model flags",
+                       opt.init_from.c_str());
   } else {
     cfg = resolve_model(opt.model, vocab, opt.T);
   }
@@ -165,6 +204,7 @@ void resolve_schedule(RunSetup& run) {
 // A resumed run continues from its checkpoint's files; a new one from `given`, or init(seed).
 InitialModel initial_model(const RunSetup& run, const std::optional<InitialModel>& given) {
   if (given && !run.checkpoint) return *given;
+  if (run.initial.params && !run.checkpoint) return run.initial;  // --init-from
   InitialModel init;
   init.seed = run.opt.seed;
   if (run.checkpoint) {

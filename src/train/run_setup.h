@@ -12,6 +12,8 @@
 #include <set>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "model/config.h"
 #include "tokenizer/tokenizer.h"
 #include "train/backend.h"
@@ -42,7 +44,10 @@ struct RunSetup {
   ModelConfig config;
   int64_t tokens_per_step = 0;  // all ranks
   LrSchedule schedule;
-  InitialModel initial;          // init(seed) or the checkpoint's files
+  InitialModel initial;          // init(seed), the checkpoint's files or the --init-from weights
+  // --init-from's model as state.json records it ({"path", "params_xxh3"}; null for a run from
+  // scratch), carried on by every checkpoint of the run.
+  nlohmann::json init_source;
 };
 
 // Checks everything a run needs and resolves it (UserError naming the flag or file otherwise).

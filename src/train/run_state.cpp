@@ -48,20 +48,22 @@ nlohmann::ordered_json state_json(const RunSetup& run, const TrainBackend& backe
                                   const RunState& st) {
   const TrainOptions& opt = run.opt;
   const LoaderPosition p = loader.position();
-  return {{"format", "tweetlm training state"},
-          {"version", 1},
-          {"step", st.step},
-          {"tokens", st.step * run.tokens_per_step},
-          {"data",
-           {{"dir", opt.data_dir}, {"split", "train"}, {"epoch", p.epoch}, {"index", p.index},
-            {"windows", loader.num_windows()}, {"train_tokens", run.train_data.size()}}},
-          {"rng", {{"generator", "philox4x32-10 (counter-based: data order = f(seed, epoch))"}, {"seed", opt.seed}}},
-          {"optimizer", {{"name", "adamw"}, {"t", backend.optimizer_steps()}}},
-          {"bad_steps", {{"total", st.bad_total}, {"in_a_row", st.bad_in_row}}},
-          {"config", run.config.to_hf_json()},
-          {"tokenizer", {{"vocab_xxh3", run.vocab_hash}, {"file_xxh3", run.tokenizer_file_hash}}},
-          {"world_size", opt.world},
-          {"options", options_to_json(opt)}};
+  nlohmann::ordered_json j = {{"format", "tweetlm training state"},
+                              {"version", 1},
+                              {"step", st.step},
+                              {"tokens", st.step * run.tokens_per_step},
+                              {"data",
+                               {{"dir", opt.data_dir}, {"split", "train"}, {"epoch", p.epoch}, {"index", p.index},
+                                {"windows", loader.num_windows()}, {"train_tokens", run.train_data.size()}}},
+                              {"rng", {{"generator", "philox4x32-10 (counter-based: data order = f(seed, epoch))"}, {"seed", opt.seed}}},
+                              {"optimizer", {{"name", "adamw"}, {"t", backend.optimizer_steps()}}},
+                              {"bad_steps", {{"total", st.bad_total}, {"in_a_row", st.bad_in_row}}},
+                              {"config", run.config.to_hf_json()},
+                              {"tokenizer", {{"vocab_xxh3", run.vocab_hash}, {"file_xxh3", run.tokenizer_file_hash}}},
+                              {"world_size", opt.world},
+                              {"options", options_to_json(opt)}};
+  if (!run.init_source.is_null()) j["init_from"] = run.init_source;
+  return j;
 }
 
 // Reads back what state_json wrote: the step, the bad-step counters, and the data position

@@ -23,6 +23,7 @@ constexpr Field kFields[] = {
     {"context", "-T", Kind::fixed},
     {"grad_accum", "--grad-accum", Kind::fixed},
     {"seed", "--seed", Kind::fixed},
+    {"init_from", "--init-from", Kind::fixed},
     {"lr", "--lr", Kind::numeric},
     {"min_lr", "--min-lr", Kind::numeric},
     {"warmup", "--warmup", Kind::numeric},
@@ -76,6 +77,7 @@ ModelConfig resolve_model(const ModelSpec& s, int tokenizer_vocab, int T) {
 
 nlohmann::json options_to_json(const TrainOptions& o) {
   return {{"data", o.data_dir},
+          {"init_from", o.init_from},
           {"batch", o.B},
           {"context", o.T},
           {"grad_accum", o.grad_accum},
@@ -112,6 +114,7 @@ TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o, const st
       if (j.contains(key)) field = j.at(key).get<std::decay_t<decltype(field)>>();
     };
     get("data", o.data_dir);
+    get("init_from", o.init_from);
     get("batch", o.B);
     get("context", o.T);
     get("grad_accum", o.grad_accum);

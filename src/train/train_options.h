@@ -53,6 +53,7 @@ struct TrainOptions {
   std::string data_dir;        // --data: SHARD_DIR with train_*.bin (and val_*.bin) and meta.json
   std::string tokenizer_path;  // --tokenizer (optional on --resume: the checkpoint holds it)
   std::string out_dir;         // --out
+  std::string init_from;       // --init-from: the model a new run starts from (load_model's sources)
   ModelSpec model;
   int B = 16, T = 128, grad_accum = 1;
   std::string dtype = "fp32";  // --dtype: fp32 | bf16 linear layers (Precision, model/llama.h)

@@ -224,6 +224,7 @@ TrainResult train(TrainOptions options, const std::set<std::string>& given) {
   const std::unique_ptr<TrainBackend> backend = make_train_backend(opt, run.config);
   DataLoader loader(run.train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
   RunState st = start_run(run, *backend, loader);
+  setup->initial.params.reset();  // --init-from's weights now live in the backend
   MetricsWriter metrics(opt.rank == 0 ? metrics_path(run) : "");
   const Meters meters = start_meters(run, *backend, loader);
   const std::set<int64_t> inject_nan = nan_injection_steps();
