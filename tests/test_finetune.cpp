@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file.h"
 #include "core/hash.h"
 #include "core/json.h"
 #include "store/model_loader.h"
@@ -129,6 +130,64 @@ TEST_F(InitFrom, RefusesWhatCannotWorkWithOneLineAndNothingWritten) {
   testing::write_file(path("notes.txt"), "not a model\n");
   expect_refused(finetune(path("notes.txt"), path("bad4")), path("bad4"), path("notes.txt"));
   expect_refused(finetune(path("missing"), path("bad5")), path("bad5"), path("missing"));
+}
+
+// Continued pre-training with replay: the new corpus (the tiny corpus's test split, written as a
+// train split) with the old shards mixed in at 25% of the rows. The state records the sources'
+// positions (6 of 24 rows drawn from the old shards over 6 steps of -b 4), a stopped and resumed
+// run gives the same curve, and bad --replay values are one line each.
+TEST_F(InitFrom, ReplayMixesTheOldShardsAndResumesExactly) {
+  testing::write_file(path("new/train.jsonl"), read_file(path("prep/test.jsonl")));
+  testing::write_file(path("new/val.jsonl"), read_file(path("prep/val.jsonl")));
+  RunResult r = run({"-q", "tokenize", "-i", path("new"), "--tokenizer", path("tok/tokenizer.json"), "-o",
+                     path("new_shards")});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto update = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> a = finetune(path("run"), out, {"--replay", path("shards") + ":0.25"});
+    std::replace(a.begin(), a.end(), path("shards"), path("new_shards"));
+    a.back() = path("shards") + ":0.25";  // the replay source stays the old shards
+    *(std::find(a.begin(), a.end(), "--steps") + 1) = "6";
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  r = run(update(path("upd"), {}));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const nlohmann::json state = read_json_file(path("upd/step_00000006/state.json"));
+  ASSERT_TRUE(state["data"].contains("replay")) << state.dump();
+  EXPECT_EQ(state["data"]["batches"], 6);
+  EXPECT_EQ(state["data"]["replay"][0]["dir"], path("shards"));
+  EXPECT_EQ(state["data"]["replay"][0]["index"], 6);  // one old row per batch of 4
+  const uint64_t windows = state["data"]["windows"].get<uint64_t>();  // the new corpus is small
+  EXPECT_EQ(state["data"]["epoch"].get<uint64_t>() * windows + state["data"]["index"].get<uint64_t>(), 18u)
+      << "three new rows per batch";
+
+  r = run(update(path("upd_split"), {"--stop-after", "3", "--save-every", "3"}));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = run({"-q", "-t", "1", "train", "--out", path("upd_split"), "--resume", "--peak-gflops", "100"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(testing::loss_curve(testing::read_metrics(path("upd_split"))),
+            testing::loss_curve(testing::read_metrics(path("upd"))));
+  // Without replay the batches, and so the curve, differ.
+  std::vector<std::string> plain = update(path("upd_plain"), {});
+  plain.erase(std::find(plain.begin(), plain.end(), "--replay"), std::find(plain.begin(), plain.end(), "--replay") + 2);
+  r = run(plain);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(losses(path("upd_plain")), losses(path("upd")));
+
+  for (const auto& [bad, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--replay", path("shards") + ":1.5"}, "the fraction must be a number in (0, 1)"},
+           {{"--replay", path("shards")}, "is not DIR:FRACTION"},
+           {{"--replay", path("shards") + ":0.6", "--replay", path("shards") + ":0.5"}, "the fractions sum to 1.1"},
+           {{"--replay", path("missing") + ":0.2"}, path("missing")}}) {
+    std::vector<std::string> a = plain;
+    a.insert(a.end(), bad.begin(), bad.end());
+    std::replace(a.begin(), a.end(), path("upd_plain"), path("upd_bad"));
+    r = run(a);
+    EXPECT_EQ(r.rc, 2) << says << ": " << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(path_exists(path("upd_bad")));
+  }
 }
 
 }  // namespace

@@ -85,6 +85,11 @@ Runner add_train_model(CLI::App& app) {
                       "Start from this model's weights and tokenizer (checkpoint, run directory, HF directory or "
                       ".gguf), with a fresh optimizer and schedule"),
       "init_from");
+  auto replay = std::make_shared<std::vector<std::string>>();
+  add(cmd->add_option("--replay", *replay,
+                      "DIR:FRACTION: mix shards of an older corpus into every batch at this share of its rows "
+                      "(repeatable; continued pre-training without forgetting)"),
+      "replay");
   add(cmd->add_option("--model", o->model.preset, "Size preset: tiny | small | 33m | 124m")->capture_default_str(), "model");
   add(cmd->add_option("--dim", o->model.dim, "Model width C (overrides the preset)")->check(positive), "model");
   add(cmd->add_option("--layers", o->model.layers, "Layers L")->check(positive), "model");
@@ -186,6 +191,7 @@ Runner add_train_model(CLI::App& app) {
     for (const auto& [opt, key] : *keyed)
       if (opt->count() > 0) given.insert(key);
     TrainOptions options = *o;
+    for (const std::string& r : *replay) options.replay.push_back(parse_replay(r));
     options.sampler = sample_tweets;
     dist::JobOptions job_options;
     job_options.timeout = *timeout;

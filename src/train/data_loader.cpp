@@ -1,6 +1,8 @@
 // Token stream, windows and the shuffling loader (see data_loader.h).
 #include "train/data_loader.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -140,24 +142,53 @@ const std::vector<uint64_t>& DataLoader::order(uint64_t epoch) {
 
 uint64_t DataLoader::window_at(uint64_t epoch, uint64_t slot) { return order(epoch).at(slot); }
 
-void DataLoader::next(Batch& batch, int32_t eos_id) {
-  batch.resize(B_, T_);
-  // This rank's block of the world x B windows starting at the shared position.
+void DataLoader::next_rows(Batch& batch, int row0, int rows) {
+  // This rank's block of the world x rows windows starting at the shared position.
   LoaderPosition p = pos_;
-  uint64_t skip = uint64_t(rank_) * uint64_t(B_);
   auto advance = [&](uint64_t k) {
     uint64_t i = p.index + k;
     p.epoch += i / windows_;
     p.index = i % windows_;
   };
-  advance(skip);
-  for (int b = 0; b < B_; ++b) {
-    fill_window(*data_, order(p.epoch)[p.index], T_, batch, b);
+  advance(uint64_t(rank_) * uint64_t(rows));
+  for (int b = 0; b < rows; ++b) {
+    fill_window(*data_, order(p.epoch)[p.index], T_, batch, row0 + b);
     advance(1);
   }
-  pos_.index += uint64_t(world_) * uint64_t(B_);
+  pos_.index += uint64_t(world_) * uint64_t(rows);
   pos_.epoch += pos_.index / windows_;
   pos_.index %= windows_;
+}
+
+void DataLoader::add_replay(const TokenDataset& data, double fraction) {
+  TLM_CHECK(fraction > 0 && fraction < 1 && replay_total_ + fraction < 1, "replay fraction %g (sum %g)", fraction,
+            replay_total_ + fraction);
+  // Each source's order is keyed away from the main split's and from the other sources'.
+  const uint64_t seed = mix64(seed_ ^ (0x7265706c'61790000ULL + replay_.size()));
+  replay_.push_back({std::make_unique<DataLoader>(data, 1, T_, seed, rank_, world_), fraction});
+  replay_total_ += fraction;
+}
+
+void DataLoader::next(Batch& batch, int32_t eos_id) {
+  batch.resize(B_, T_);
+  int replay_rows = 0;
+  uint64_t first_replay_row = 0;
+  if (!replay_.empty()) {
+    const double per_batch = double(B_) * replay_total_;
+    first_replay_row = uint64_t(std::floor(double(batches_) * per_batch));
+    replay_rows = int(uint64_t(std::floor(double(batches_ + 1) * per_batch)) - first_replay_row);
+  }
+  next_rows(batch, 0, B_ - replay_rows);
+  for (int r = 0; r < replay_rows; ++r) {
+    // Replay row m goes to source i with probability fraction_i / F: one draw per row.
+    const uint64_t m = first_replay_row + uint64_t(r);
+    const double u = double(Rng(mix64(seed_ ^ 0x6d697865'64726f77ULL), m).next_u64() >> 11) * 0x1.0p-53 * replay_total_;
+    size_t i = 0;
+    for (double acc = replay_[0].fraction; i + 1 < replay_.size() && u >= acc; acc += replay_[++i].fraction) {
+    }
+    replay_[i].loader->next_rows(batch, B_ - replay_rows + r, 1);
+  }
+  ++batches_;
   batch.compute_documents(eos_id);
 }
 

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -99,8 +100,26 @@ class DataLoader {
   // the next epoch, whose permutation is different).
   void next(Batch& batch, int32_t eos_id);
 
+  // Replay (continued pre-training, `train --replay DIR:FRACTION`): a share `fraction` of the
+  // rows of every batch comes from `data` (old shards), each source in its own shuffled order.
+  // Batch n holds R(n) = floor((n+1)·B·F) - floor(n·B·F) replay rows (F: the fractions' sum),
+  // so the share is exact over any run of batches; replay row m goes to source i with
+  // probability fraction_i / F by a counter-based draw at m. Everything is a function of the
+  // batch count and the sources' positions: the same on every rank, and continued by a resume.
+  // The fractions must be in (0, 1) and sum below 1.
+  void add_replay(const TokenDataset& data, double fraction);
+  size_t num_replay() const { return replay_.size(); }
+  DataLoader& replay(size_t i) { return *replay_[i].loader; }
+  const DataLoader& replay(size_t i) const { return *replay_[i].loader; }
+  // Batches drawn so far (next() calls): with the positions, the state of a mixed loader.
+  uint64_t batches() const { return batches_; }
+  void seek_batches(uint64_t n) { batches_ = n; }
+
  private:
   const std::vector<uint64_t>& order(uint64_t epoch);
+  // Rows [row0, row0 + rows) of `batch` from this rank's next `rows` windows; the shared
+  // position advances by world x rows.
+  void next_rows(Batch& batch, int row0, int rows);
 
   const TokenDataset* data_;
   int B_, T_;
@@ -110,6 +129,13 @@ class DataLoader {
   LoaderPosition pos_;
   uint64_t order_epoch_ = UINT64_MAX;
   std::vector<uint64_t> order_;
+  struct Replay {
+    std::unique_ptr<DataLoader> loader;  // one row at a time
+    double fraction;
+  };
+  std::vector<Replay> replay_;
+  double replay_total_ = 0;
+  uint64_t batches_ = 0;
 };
 
 // The evaluation windows: the first `max_tokens` / T windows of the split in stream order (all

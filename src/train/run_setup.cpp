@@ -34,6 +34,11 @@ void check_options(RunSetup& run) {
   }
   if (opt.zero != 0 && opt.zero != 1) throw user_error("--zero", "must be 0 or 1, got %d", opt.zero);
   if (!(opt.bucket_mb > 0)) throw user_error("--bucket-mb", "must be positive, got %g", opt.bucket_mb);
+  double replay_sum = 0;
+  for (const ReplaySpec& r : opt.replay) replay_sum += r.fraction;
+  if (replay_sum >= 1)
+    throw user_error("--replay", "the fractions sum to %g: they must leave room for the new data (sum below 1)",
+                     replay_sum);
   if (opt.device != "cpu" && opt.device != "cuda")
     throw user_error("--device", "unknown device '%s' (expected cpu or cuda)", opt.device.c_str());
 }
@@ -157,6 +162,13 @@ void open_shards(RunSetup& run) {
   run.train_data = TokenDataset(opt.data_dir, "train");
   if (run.train_data.size() == 0) throw user_error(opt.data_dir, "has no train shards (train_000000.bin)");
   run.val_data = TokenDataset(opt.data_dir, "val");
+  for (const ReplaySpec& r : opt.replay) {
+    if (read_shard_meta(r.dir).vocab_xxh3 != run.vocab_hash)
+      throw user_error(r.dir, "(--replay) was tokenized with another tokenizer than this run's %s",
+                       run.tokenizer_path.c_str());
+    run.replay_data.emplace_back(r.dir, "train");
+    if (run.replay_data.back().size() == 0) throw user_error(r.dir, "(--replay) has no train shards");
+  }
 }
 
 // The model: the checkpoint's when resuming (model flags given again must describe it), else

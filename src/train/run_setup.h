@@ -41,6 +41,7 @@ struct RunSetup {
   Tokenizer tokenizer;
   int32_t eos = 0;
   TokenDataset train_data, val_data;
+  std::vector<TokenDataset> replay_data;  // --replay: each DIR's train split, in option order
   ModelConfig config;
   int64_t tokens_per_step = 0;  // all ranks
   LrSchedule schedule;

@@ -63,6 +63,16 @@ nlohmann::ordered_json state_json(const RunSetup& run, const TrainBackend& backe
                               {"world_size", opt.world},
                               {"options", options_to_json(opt)}};
   if (!run.init_source.is_null()) j["init_from"] = run.init_source;
+  if (loader.num_replay() > 0) {
+    nlohmann::ordered_json replay = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < loader.num_replay(); ++i) {
+      const LoaderPosition rp = loader.replay(i).position();
+      replay.push_back({{"dir", opt.replay[i].dir}, {"fraction", opt.replay[i].fraction}, {"epoch", rp.epoch},
+                        {"index", rp.index}, {"windows", loader.replay(i).num_windows()}});
+    }
+    j["data"]["batches"] = loader.batches();
+    j["data"]["replay"] = replay;
+  }
   return j;
 }
 
@@ -74,6 +84,13 @@ RunState read_state(const RunSetup& run, DataLoader& loader) {
     const auto& s = run.checkpoint_info.state;
     st.step = s.at("step").get<int64_t>();
     loader.seek({s.at("data").at("epoch").get<uint64_t>(), s.at("data").at("index").get<uint64_t>()});
+    if (loader.num_replay() > 0) {
+      // merge_resume_options kept --replay as stored, so the sources are the checkpoint's.
+      const auto& replay = s.at("data").at("replay");
+      loader.seek_batches(s.at("data").at("batches").get<uint64_t>());
+      for (size_t i = 0; i < loader.num_replay(); ++i)
+        loader.replay(i).seek({replay.at(i).at("epoch").get<uint64_t>(), replay.at(i).at("index").get<uint64_t>()});
+    }
     st.bad_total = s.at("bad_steps").at("total").get<int64_t>();
     st.bad_in_row = s.at("bad_steps").at("in_a_row").get<int64_t>();
     if (s.at("data").at("windows").get<uint64_t>() != loader.num_windows())
@@ -89,6 +106,13 @@ RunState read_state(const RunSetup& run, DataLoader& loader) {
 bool all_finite(const float* p, size_t n) { return std::isfinite(ops::sum_squares(p, n)); }
 
 }  // namespace
+
+DataLoader make_loader(const RunSetup& run) {
+  const TrainOptions& opt = run.opt;
+  DataLoader loader(run.train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
+  for (size_t i = 0; i < run.replay_data.size(); ++i) loader.add_replay(run.replay_data[i], opt.replay[i].fraction);
+  return loader;
+}
 
 std::string metrics_path(const RunSetup& run) { return (fs::path(run.opt.out_dir) / "metrics.jsonl").string(); }
 

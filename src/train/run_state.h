@@ -22,6 +22,9 @@ struct RunState {
   int64_t bad_total = 0, bad_in_row = 0;
 };
 
+// The run's data loader: its training split, with the --replay sources mixed in.
+DataLoader make_loader(const RunSetup& run);
+
 // Prepares OUT (created, stale temporaries removed), gives the backend its initial model and
 // returns where the run continues: step 0 for a new run (whose metrics.jsonl starts empty), or
 // the checkpoint's state, with `loader` moved to its data position and what the abandoned part

@@ -2,6 +2,7 @@
 #include "train/train_options.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "core/check.h"
 #include "core/log.h"
@@ -24,6 +25,7 @@ constexpr Field kFields[] = {
     {"grad_accum", "--grad-accum", Kind::fixed},
     {"seed", "--seed", Kind::fixed},
     {"init_from", "--init-from", Kind::fixed},
+    {"replay", "--replay", Kind::fixed},
     {"lr", "--lr", Kind::numeric},
     {"min_lr", "--min-lr", Kind::numeric},
     {"warmup", "--warmup", Kind::numeric},
@@ -75,9 +77,31 @@ ModelConfig resolve_model(const ModelSpec& s, int tokenizer_vocab, int T) {
   return c;
 }
 
+ReplaySpec parse_replay(const std::string& s) {
+  const size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw user_error("--replay", "'%s' is not DIR:FRACTION (e.g. old/shards:0.25)", s.c_str());
+  ReplaySpec r{s.substr(0, colon), 0};
+  const std::string f = s.substr(colon + 1);
+  char* end = nullptr;
+  r.fraction = std::strtod(f.c_str(), &end);
+  if (f.empty() || *end != '\0' || !(r.fraction > 0 && r.fraction < 1))
+    throw user_error("--replay", "'%s': the fraction must be a number in (0, 1)", s.c_str());
+  return r;
+}
+
+namespace {
+nlohmann::json replay_json(const std::vector<ReplaySpec>& replay) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const ReplaySpec& r : replay) a.push_back({{"dir", r.dir}, {"fraction", r.fraction}});
+  return a;
+}
+}  // namespace
+
 nlohmann::json options_to_json(const TrainOptions& o) {
   return {{"data", o.data_dir},
           {"init_from", o.init_from},
+          {"replay", replay_json(o.replay)},
           {"batch", o.B},
           {"context", o.T},
           {"grad_accum", o.grad_accum},
@@ -115,6 +139,10 @@ TrainOptions options_from_json(const nlohmann::json& j, TrainOptions o, const st
     };
     get("data", o.data_dir);
     get("init_from", o.init_from);
+    if (j.contains("replay")) {
+      o.replay.clear();
+      for (const auto& r : j.at("replay")) o.replay.push_back({r.at("dir").get<std::string>(), r.at("fraction").get<double>()});
+    }
     get("batch", o.B);
     get("context", o.T);
     get("grad_accum", o.grad_accum);

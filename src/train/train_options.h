@@ -49,11 +49,21 @@ ModelConfig resolve_model(const ModelSpec& spec, int tokenizer_vocab, int T);
 // generation is available). Must not change the model's parameters or any training state.
 using SampleFn = std::function<std::vector<std::string>(Llama& model, const Tokenizer& tok, int64_t step)>;
 
+// `--replay DIR:FRACTION`: old shards mixed into every batch at that share of its rows.
+struct ReplaySpec {
+  std::string dir;
+  double fraction = 0;
+  bool operator==(const ReplaySpec&) const = default;
+};
+// Parses "DIR:FRACTION" (the last ':' splits); UserError naming --replay otherwise.
+ReplaySpec parse_replay(const std::string& s);
+
 struct TrainOptions {
   std::string data_dir;        // --data: SHARD_DIR with train_*.bin (and val_*.bin) and meta.json
   std::string tokenizer_path;  // --tokenizer (optional on --resume: the checkpoint holds it)
   std::string out_dir;         // --out
   std::string init_from;       // --init-from: the model a new run starts from (load_model's sources)
+  std::vector<ReplaySpec> replay;  // --replay: old shards mixed into each batch (continued pre-training)
   ModelSpec model;
   int B = 16, T = 128, grad_accum = 1;
   std::string dtype = "fp32";  // --dtype: fp32 | bf16 linear layers (Precision, model/llama.h)

@@ -222,7 +222,7 @@ TrainResult train(TrainOptions options, const std::set<std::string>& given) {
   const TrainOptions& opt = run.opt;
   dist::Communicator& comm = *opt.comm;
   const std::unique_ptr<TrainBackend> backend = make_train_backend(opt, run.config);
-  DataLoader loader(run.train_data, opt.B, opt.T, opt.seed, opt.rank, opt.world);
+  DataLoader loader = make_loader(run);
   RunState st = start_run(run, *backend, loader);
   setup->initial.params.reset();  // --init-from's weights now live in the backend
   MetricsWriter metrics(opt.rank == 0 ? metrics_path(run) : "");
