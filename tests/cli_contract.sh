@@ -52,6 +52,8 @@ expect_user_error "binary input" "blob.bin: unrecognized format" -- prepare -i "
 expect_user_error "truncated gzip" "trunc.gz: .*gzip" -- prepare -i "$tmp/trunc.gz" -o "$tmp/o"
 expect_user_error "csv without text column" "nocol.csv: no column named 'text'" -- prepare -i "$tmp/nocol.csv" -o "$tmp/o"
 expect_user_error "output under a file" "afile" -- prepare -i "$tmp/t.jsonl" -o "$tmp/afile/sub"
+expect_user_error "prepare bad --since" "--since: 'yesterday' is not a date" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --since yesterday
+expect_user_error "prepare empty date range" "--until: '2020-01-01' is not after --since" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --since 2021-01-01 --until 2020-01-01
 expect_user_error "strict malformed" "t.jsonl:2: invalid JSON" -- prepare -i "$tmp/t.jsonl" -o "$tmp/strict" --strict
 if ls "$tmp/strict" 2>/dev/null | grep -q .; then
   echo "FAIL strict run left files: $(ls "$tmp/strict")"; fails=$((fails + 1))
@@ -124,6 +126,11 @@ if [ ! -s "$tmp/run/step_00000002/manifest.json" ] || [ ! -s "$tmp/run/metrics.j
   echo "FAIL train outputs: $(ls -a "$tmp/run")"; fails=$((fails + 1)); fi
 expect_user_error "train over a run" "already holds checkpoints" -- train --out "$tmp/run" --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json"
 expect_user_error "resume with another -T" "-T: is 8 but" -- train --out "$tmp/run" --resume -T 8
+expect_user_error "train bad --replay" "--replay: .*not DIR:FRACTION" -- train --out "$tmp/run2" --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json" --replay "$tmp/shards"
+expect_user_error "train --replay fraction" "--replay: .*in \\(0, 1\\)" -- train --out "$tmp/run2" --data "$tmp/shards" --tokenizer "$tmp/tok/tokenizer.json" --replay "$tmp/shards:1"
+expect_user_error "train --init-from a non-model" "t.jsonl" -- train --out "$tmp/run2" --data "$tmp/shards" --init-from "$tmp/t.jsonl"
+expect_user_error "train --init-from with model flags" "the model comes from --init-from" -- train --out "$tmp/run2" --data "$tmp/shards" --init-from "$tmp/run" --dim 32
+if [ -e "$tmp/run2" ]; then echo "FAIL refused fine-tunes left $tmp/run2 behind"; fails=$((fails + 1)); fi
 expect_ok "eval ppl" eval ppl -m "$tmp/run" --data "$tmp/shards" --split train
 grep -q "perplexity" "$tmp/out" || { echo "FAIL eval ppl output: $(cat "$tmp/out")"; fails=$((fails + 1)); }
 expect_user_error "eval without -m" "--model is required" -- eval ppl --data "$tmp/shards"

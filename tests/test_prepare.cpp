@@ -4,6 +4,8 @@
 // thread count, and atomic outputs (a failed run leaves no partial or temporary files).
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include <filesystem>
 #include <random>
 #include <string>
@@ -13,7 +15,9 @@
 
 #include "core/check.h"
 #include "core/threads.h"
+#include "core/rng.h"
 #include "data/prepare.h"
+#include "data/tweet_time.h"
 #include "fixtures.h"
 
 namespace tlm {
@@ -215,6 +219,58 @@ TEST(Prepare, RetweetAndLanguageFilters) {
   EXPECT_EQ(r.wrong_lang, 2u);  // de and es; fortunes have no language and pass
   EXPECT_EQ(r.kept, 5u + 4u);
   EXPECT_EQ(r.languages, (std::map<std::string, uint64_t>{{"en", 5}, {"unknown", 4}}));
+}
+
+// created_at in every format Twitter writes, against glibc's timegm as an independent oracle.
+TEST(TweetTime, EveryFormatAndTimegm) {
+  EXPECT_EQ(parse_tweet_time("Wed Oct 10 20:19:24 +0000 2018"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("2018-10-10T20:19:24.000Z"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("2018-10-10T20:19:24Z"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("2018-10-10T22:19:24+02:00"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("Wed Oct 10 15:19:24 -0500 2018"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("2018-10-10 20:19:24"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("2018-10-10"), 1539129600);
+  EXPECT_EQ(parse_tweet_time("1539202764"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("1539202764123"), 1539202764);
+  EXPECT_EQ(parse_tweet_time("2020-02-29"), 1582934400);
+  for (const char* bad : {"", "2019-02-29", "2018-13-01", "2018-10-10T25:00:00Z", "Wed Xyz 10 20:19:24 +0000 2018",
+                          "yesterday", "2018-10-10T20:19:24 junk", "12345"})
+    EXPECT_FALSE(parse_tweet_time(bad).has_value()) << bad;
+  Rng rng(5);
+  for (int i = 0; i < 2000; ++i) {
+    std::tm tm{};
+    tm.tm_year = 70 + int(rng.below(130));
+    tm.tm_mon = int(rng.below(12));
+    tm.tm_mday = 1 + int(rng.below(28));
+    tm.tm_hour = int(rng.below(24));
+    tm.tm_min = int(rng.below(60));
+    tm.tm_sec = int(rng.below(60));
+    char iso[32];
+    std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const int64_t want = int64_t(timegm(&tm));
+    ASSERT_EQ(parse_tweet_time(iso), want) << iso;
+  }
+}
+
+// --since/--until keep since <= created_at < until; undated tweets are dropped and counted.
+TEST(Prepare, SinceAndUntilCutByCreatedAt) {
+  TempDir tmp, out;
+  write_file(tmp / "t.jsonl",
+             "{\"id\":\"1\",\"text\":\"from twenty nineteen\",\"created_at\":\"2019-06-01T00:00:00.000Z\"}\n"
+             "{\"id\":\"2\",\"text\":\"new year twenty twenty\",\"created_at\":\"2020-01-01T00:00:00.000Z\"}\n"
+             "{\"id_str\":\"3\",\"text\":\"a v1 tweet of 2020\",\"created_at\":\"Sat Jun 06 12:00:00 +0000 2020\"}\n"
+             "{\"id\":\"4\",\"text\":\"the first second of 2021\",\"created_at\":\"2021-01-01T00:00:00.000Z\"}\n"
+             "{\"id\":\"5\",\"text\":\"a tweet without a date\"}\n");
+  PrepareOptions opt = options({tmp / "t.jsonl"}, out.path());
+  opt.since = parse_tweet_time("2020-01-01");
+  opt.until = parse_tweet_time("2021-01-01");
+  PrepareReport r = prepare(opt);
+  EXPECT_EQ(texts(out / "train.jsonl"), (std::vector<std::string>{"new year twenty twenty", "a v1 tweet of 2020"}));
+  EXPECT_EQ(r.out_of_range, 2u);
+  EXPECT_EQ(r.undated, 1u);
+  const json rep = json::parse(slurp(out / "report.json"));
+  EXPECT_EQ(rep["dropped"]["date"], 2);
+  EXPECT_EQ(rep["dropped"]["undated"], 1);
 }
 
 TEST(Prepare, LengthAndExactDuplicates) {

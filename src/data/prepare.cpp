@@ -17,11 +17,12 @@
 #include "core/threads.h"
 #include "core/text.h"
 #include "core/utf8.h"
+#include "data/tweet_time.h"
 
 namespace tlm {
 namespace {
 
-enum class Drop : uint8_t { none, retweet, lang, empty, too_short };
+enum class Drop : uint8_t { none, retweet, lang, date, undated, empty, too_short };
 
 // What the parallel stage computes for one tweet.
 struct Prepared {
@@ -108,6 +109,11 @@ class Pipeline {
     if (!opt_.keep_retweets && (t.retweet || is_retweet_text(t.text))) return Drop::retweet;
     if (!langs_.empty() && !lang.empty() && std::find(langs_.begin(), langs_.end(), lang) == langs_.end())
       return Drop::lang;
+    if (opt_.since || opt_.until) {
+      const std::optional<int64_t> at = parse_tweet_time(t.created_at);
+      if (!at) return Drop::undated;
+      if ((opt_.since && *at < *opt_.since) || (opt_.until && *at >= *opt_.until)) return Drop::date;
+    }
     return Drop::none;
   }
 
@@ -145,6 +151,8 @@ class Pipeline {
     switch (p.drop) {
       case Drop::retweet: rep_.retweets++; return;
       case Drop::lang: rep_.wrong_lang++; return;
+      case Drop::date: rep_.out_of_range++; return;
+      case Drop::undated: rep_.undated++; return;
       case Drop::empty: rep_.empty++; return;
       case Drop::too_short: rep_.too_short++; return;
       case Drop::none: break;
@@ -242,6 +250,7 @@ PrepareReport prepare(const PrepareOptions& opt) {
     std::string why = strprintf("no tweets kept (%llu records read", (unsigned long long)rep.records);
     const std::pair<const char*, uint64_t> drops[] = {
         {"malformed", rep.malformed}, {"retweets", rep.retweets},     {"other languages", rep.wrong_lang},
+        {"outside --since/--until", rep.out_of_range}, {"undated", rep.undated},
         {"empty", rep.empty},         {"too short", rep.too_short},   {"duplicates", rep.duplicates},
         {"near-duplicates", rep.near_duplicates}};
     for (const auto& [name, n] : drops)

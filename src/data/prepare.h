@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct PrepareOptions {
   NormalizeOptions normalize;
   bool keep_retweets = false;
   std::vector<std::string> langs;  // keep only these languages (tweets without `lang` pass)
+  // --since/--until: keep tweets with since <= created_at < until (Unix seconds, UTC); with
+  // either set, a tweet without a readable created_at is dropped (counted as undated).
+  std::optional<int64_t> since, until;
   size_t min_chars = 3;            // code points after normalization
   double near_dup = 0;             // Jaccard threshold for near-duplicates; 0 = off
   SplitFractions split;
@@ -45,6 +49,7 @@ struct PrepareReport {
   uint64_t records = 0;    // tweets parsed + malformed records
   uint64_t malformed = 0;
   std::vector<std::string> malformed_examples;  // "file:line: problem"
+  uint64_t out_of_range = 0, undated = 0;  // --since/--until
   uint64_t retweets = 0, wrong_lang = 0, empty = 0, too_short = 0, duplicates = 0, near_duplicates = 0;
   uint64_t repaired_utf8 = 0;
   uint64_t kept = 0;

@@ -19,6 +19,7 @@ nlohmann::json PrepareReport::to_json() const {
   j["malformed"] = malformed;
   j["malformed_examples"] = malformed_examples;
   j["dropped"] = {{"malformed", malformed},     {"retweet", retweets},           {"language", wrong_lang},
+                  {"date", out_of_range},       {"undated", undated},
                   {"empty", empty},             {"too_short", too_short},       {"duplicate", duplicates},
                   {"near_duplicate", near_duplicates}};
   j["repaired_utf8"] = repaired_utf8;
@@ -71,6 +72,10 @@ std::string PrepareReport::summary() const {
   row("malformed", malformed, "unparseable record (see warnings / report.json)");
   row("retweet", retweets, "RT @... or retweet metadata (--keep-retweets keeps them)");
   row("language", wrong_lang, "not in --lang");
+  if (out_of_range || undated) {
+    row("date", out_of_range, "created_at outside --since/--until");
+    row("undated", undated, "no readable created_at (with --since/--until)");
+  }
   row("empty", empty, "nothing left after normalization");
   row("too_short", too_short, "fewer code points than --min-chars");
   row("duplicate", duplicates, "same normalized text as an earlier tweet");

@@ -103,6 +103,8 @@ LoadedModel load_model(const std::string& path, const std::string& tokenizer_pat
   const bool gguf_name = path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
   if (!is_directory(path) && (gguf_name || (path_exists(path) && is_gguf_file(path))))
     return load_gguf_model(path, tokenizer_path);
+  if (path_exists(path) && !is_directory(path))
+    throw user_error(path, "is not a model (expected a checkpoint, run or HF directory, or a .gguf file)");
   if (!is_directory(path)) throw user_error(path, "no such model directory");
   // A bare model directory (no manifest) loads as it is; anything else goes through the
   // checkpoint rules: verified, or the newest valid step_* of a run directory.

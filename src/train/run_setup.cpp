@@ -22,8 +22,10 @@ namespace tlm {
 namespace {
 
 // The checks that need no file, and the communicator (one process when none was given).
-void check_options(RunSetup& run) {
+void check_options(RunSetup& run, const std::set<std::string>& given) {
   TrainOptions& opt = run.opt;
+  if (!opt.init_from.empty() && given.count("model") && !opt.resume)
+    throw user_error("--model", "the model comes from --init-from %s; leave out the model flags", opt.init_from.c_str());
   if (opt.out_dir.empty()) throw UserError("--out", "an output directory is required");
   // OUT is created only once every input checked out, so a refused run leaves nothing behind.
   if (path_exists(opt.out_dir) && !is_directory(opt.out_dir))
@@ -233,7 +235,7 @@ std::unique_ptr<RunSetup> set_up_run(TrainOptions options, const std::set<std::s
                                      const std::optional<InitialModel>& initial) {
   auto run = std::make_unique<RunSetup>();
   run->opt = std::move(options);
-  check_options(*run);
+  check_options(*run, given);
   choose_checkpoint(*run, given);
   check_device(*run, given);
   load_tokenizer(*run);
