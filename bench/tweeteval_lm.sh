@@ -24,4 +24,4 @@ $bin train --data "$out/shards" --tokenizer "$out/tokenizer.json" --out "$out/ru
 mapfile -t tests < <(find "$data" -name 'test_text.txt' | sort)
 cat "${tests[@]}" >"$out/tweeteval_test_text.txt"
 $bin eval ppl -m "$out/run" --text "$out/tweeteval_test_text.txt" --json | tee "$out/ppl_test.json"
-$bin eval tweeteval -m "$out/run" --data "$data" --json-out "$out/tweeteval.json" | tee "$out/tweeteval.txt"
+$bin eval tweeteval -m "$out/run" --data "$data" --features lm+tfidf --json-out "$out/tweeteval.json" | tee "$out/tweeteval.txt"

@@ -287,6 +287,28 @@ TEST_F(TweetEvalRun, ProbeAndBaselineFindTheKnownAnswer) {
   EXPECT_NE(table.find("TF-IDF + logistic regression"), std::string::npos);
 }
 
+// --features lm+tfidf: the probe's chosen features next to the TF-IDF terms, in one sparse
+// matrix. On the one-word tasks it is as perfect as the n-gram baseline it contains.
+TEST_F(TweetEvalRun, LmPlusTfidfIsNeverBelowItsNgramBaselineHere) {
+  ASSERT_EQ(err_, "");
+  LoadedModel lm = load_model(*tmp_ / "tiny/run");
+  LocalTextModel tm(*lm.model, lm.tokenizer, 8);
+  TweetEvalOptions opt;
+  opt.tasks = {"irony", "stance"};
+  opt.lm_tfidf = true;
+  const auto rs = run_tweeteval(*tmp_ / "te", &tm, opt);
+  ASSERT_EQ(rs.size(), 2u);
+  for (const TaskResult& r : rs) {
+    EXPECT_EQ(r.combined.n_features, r.probe.n_features + r.baseline.n_features) << r.task;
+    EXPECT_EQ(r.combined.features, r.probe.features + " + tfidf 1-2 grams");
+    EXPECT_GE(r.combined.test, r.baseline.test - 0.02) << r.task;
+    EXPECT_GT(r.combined.test, 0.95) << r.task;
+  }
+  const nlohmann::json j = tweeteval_json(rs, "tiny");
+  EXPECT_NEAR(j["lm_tfidf"]["tasks"]["irony"].get<double>(), 100 * rs[0].combined.test, 1e-9);
+  EXPECT_NE(tweeteval_table(rs, "tiny").find("(LM + TF-IDF probe)"), std::string::npos);
+}
+
 TEST_F(TweetEvalRun, CliOnARealTaskAndPplOnText) {
   ASSERT_EQ(err_, "");
   using tlm::testing::run_program;

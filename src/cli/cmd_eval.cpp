@@ -199,11 +199,18 @@ Runner add_tweeteval(CLI::App& parent) {
   cmd->add_option("--max-train", *max_train, "Use at most N training rows per task (quick runs)");
   cmd->add_option("-b,--batch", *batch, "Tweets per forward pass")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_flag("--no-baseline", *no_baseline, "Skip the TF-IDF baseline");
+  auto features = std::make_shared<std::string>("lm");
+  cmd->add_option("--features", *features, "lm: the linear probe on the model's features; lm+tfidf: also a probe on "
+                                           "them next to the TF-IDF n-grams")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"lm", "lm+tfidf"}));
   return [=]() {
     apps::TweetEvalOptions opt;
     opt.tasks = *tasks;
     opt.max_train = *max_train;
     opt.baseline = !*no_baseline;
+    opt.lm_tfidf = *features == "lm+tfidf";
+    if (opt.lm_tfidf && model_path->empty()) throw user_error("--features", "lm+tfidf needs a --model");
     if (model_path->empty() && !opt.baseline) throw user_error("eval tweeteval", "nothing to do: no --model and --no-baseline");
     std::optional<LoadedModel> lm;
     std::unique_ptr<LocalTextModel> tm;

@@ -4,6 +4,7 @@
 #include "apps/eval/tweeteval.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -151,7 +152,10 @@ FeatureMatrix pick(const std::vector<std::vector<float>>& rows, const Representa
   return m;
 }
 
-ProbeResult run_probe(const TweetEvalTask& t, TextModel& model, const TweetEvalOptions& opt) {
+// The linear probe: chooses the representation and L2 on val; `chosen` gets the chosen
+// representation's features (what lm+tfidf builds on).
+ProbeResult run_probe(const TweetEvalTask& t, TextModel& model, const TweetEvalOptions& opt,
+                      std::vector<GroupFeatures>& chosen) {
   // Every text of the task through the model once, in slices (progress line).
   const int L = model.n_layers(), C = model.dim();
   std::vector<int> layers = {std::max(1, L / 2), L};
@@ -204,7 +208,59 @@ ProbeResult run_probe(const TweetEvalTask& t, TextModel& model, const TweetEvalO
     if (pr.val > best.val) best = pr, best.n_features = groups[0].fit.cols, best_groups = std::move(groups);
   }
   best.test = test_score(t.name, best_groups, t.n_classes, best.l2, opt);
+  chosen = std::move(best_groups);
   return best;
+}
+
+// One sparse matrix: the TF-IDF terms, then the dense features z-scored with the fit rows'
+// statistics (mean, sd) and scaled by 1/sqrt(D), so that the dense block of a row has a norm
+// near 1, like the L2-normalised TF-IDF block.
+FeatureMatrix lm_and_tfidf(const FeatureMatrix& tfidf, const FeatureMatrix& dense, const std::vector<float>& mean,
+                           const std::vector<float>& inv_sd) {
+  FeatureMatrix m;
+  m.sparse = true;
+  m.rows = tfidf.rows;
+  m.cols = tfidf.cols + dense.cols;
+  m.indptr.push_back(0);
+  const float scale = 1.0f / std::sqrt(float(std::max<size_t>(dense.cols, 1)));
+  for (size_t i = 0; i < m.rows; i++) {
+    for (uint64_t k = tfidf.indptr[i]; k < tfidf.indptr[i + 1]; k++)
+      m.indices.push_back(tfidf.indices[k]), m.values.push_back(tfidf.values[k]);
+    const float* x = dense.row(i);
+    for (size_t j = 0; j < dense.cols; j++)
+      m.indices.push_back(uint32_t(tfidf.cols + j)), m.values.push_back((x[j] - mean[j]) * inv_sd[j] * scale);
+    m.indptr.push_back(m.indices.size());
+  }
+  return m;
+}
+
+ProbeResult run_lm_tfidf(const TweetEvalTask& t, const std::vector<GroupFeatures>& lm, const std::string& lm_name,
+                         const TweetEvalOptions& opt) {
+  std::vector<GroupFeatures> groups;
+  for (size_t gi = 0; gi < t.groups.size(); gi++) {
+    const auto& g = t.groups[gi];
+    const LabeledTexts& fit = fit_split(t, g);
+    const TfidfVectorizer v = TfidfVectorizer::fit(fit.text);
+    const FeatureMatrix& d = lm[gi].fit;
+    std::vector<float> mean(d.cols, 0), inv_sd(d.cols, 0);
+    for (size_t i = 0; i < d.rows; i++)
+      for (size_t j = 0; j < d.cols; j++) mean[j] += d.row(i)[j] / float(d.rows);
+    for (size_t i = 0; i < d.rows; i++)
+      for (size_t j = 0; j < d.cols; j++) inv_sd[j] += (d.row(i)[j] - mean[j]) * (d.row(i)[j] - mean[j]) / float(d.rows);
+    for (float& s : inv_sd) s = s > 0 ? 1.0f / std::sqrt(s) : 0.0f;
+    GroupFeatures gf;
+    gf.fit = lm_and_tfidf(v.transform(fit.text), d, mean, inv_sd), gf.y_fit = fit.label;
+    gf.val = t.train_is_val ? gf.fit : lm_and_tfidf(v.transform(g.val.text), lm[gi].val, mean, inv_sd);
+    gf.y_val = g.val.label;
+    gf.test = lm_and_tfidf(v.transform(g.test.text), lm[gi].test, mean, inv_sd), gf.y_test = g.test.label;
+    groups.push_back(std::move(gf));
+  }
+  ProbeResult pr;
+  pr.features = lm_name + " + tfidf 1-2 grams";
+  pr.n_features = groups[0].fit.cols;
+  choose_l2(t.name, groups, t.n_classes, t.train_is_val, opt.lm_tfidf_l2_grid, opt, pr);
+  pr.test = test_score(t.name, groups, t.n_classes, pr.l2, opt);
+  return pr;
 }
 
 ProbeResult run_baseline(const TweetEvalTask& t, const TweetEvalOptions& opt) {
@@ -275,7 +331,9 @@ std::vector<TaskResult> run_tweeteval(const std::string& dir, TextModel* model, 
       r.n_train += fit.text.size(), r.n_val += g.val.text.size(), r.n_test += g.test.text.size();
     }
     if (t.train_is_val) r.n_train = 0;
-    if (model) r.probe = run_probe(t, *model, opt);
+    std::vector<GroupFeatures> lm;
+    if (model) r.probe = run_probe(t, *model, opt, lm);
+    if (model && opt.lm_tfidf) r.combined = run_lm_tfidf(t, lm, r.probe.features, opt);
     if (opt.baseline) r.baseline = run_baseline(t, opt);
     r.seconds = timer.seconds();
     if (on_task) on_task(r);
@@ -300,9 +358,9 @@ const Published kPublished[] = {
 };
 
 // Mean over the tasks run (the benchmark's ALL when all seven ran).
-double mean_score(const std::vector<TaskResult>& rs, bool baseline) {
+double mean_score(const std::vector<TaskResult>& rs, ProbeResult TaskResult::*which) {
   double s = 0;
-  for (const TaskResult& r : rs) s += baseline ? r.baseline.test : r.probe.test;
+  for (const TaskResult& r : rs) s += (r.*which).test;
   return rs.empty() ? 0 : 100 * s / double(rs.size());
 }
 
@@ -325,10 +383,13 @@ std::string tweeteval_table(const std::vector<TaskResult>& rs, const std::string
   const bool have_probe = !rs.empty() && !rs[0].probe.features.empty();
   if (have_probe)
     out += row("tweetlm " + model_name + " (linear probe)", [](const TaskResult& r) { return 100 * r.probe.test; },
-               mean_score(rs, false));
+               mean_score(rs, &TaskResult::probe));
+  if (!rs.empty() && !rs[0].combined.features.empty())
+    out += row("tweetlm " + model_name + " (LM + TF-IDF probe)", [](const TaskResult& r) { return 100 * r.combined.test; },
+               mean_score(rs, &TaskResult::combined));
   if (!rs.empty() && !rs[0].baseline.features.empty())
     out += row("TF-IDF + logistic regression", [](const TaskResult& r) { return 100 * r.baseline.test; },
-               mean_score(rs, true));
+               mean_score(rs, &TaskResult::baseline));
   for (const Published& p : kPublished) {
     std::string line = strprintf("%-34s", (std::string(p.name) + " (published)").c_str());
     for (double v : p.score) line += strprintf(" %9.1f", v);
@@ -349,6 +410,7 @@ std::string tweeteval_table(const std::vector<TaskResult>& rs, const std::string
 
 nlohmann::json tweeteval_json(const std::vector<TaskResult>& rs, const std::string& model_name) {
   nlohmann::ordered_json tasks = nlohmann::ordered_json::object(), base = nlohmann::ordered_json::object();
+  nlohmann::ordered_json comb = nlohmann::ordered_json::object();
   nlohmann::ordered_json details = nlohmann::ordered_json::array();
   auto probe_json = [](const ProbeResult& p) {
     return nlohmann::ordered_json{{"test", 100 * p.test}, {"val", 100 * p.val}, {"features", p.features},
@@ -363,11 +425,14 @@ nlohmann::json tweeteval_json(const std::vector<TaskResult>& rs, const std::stri
                                 {"seconds", r.seconds}};
     if (have_probe) d["probe"] = probe_json(r.probe);
     if (!r.baseline.features.empty()) d["baseline"] = probe_json(r.baseline);
+    if (!r.combined.features.empty()) d["lm_tfidf"] = probe_json(r.combined), comb[r.task] = 100 * r.combined.test;
     details.push_back(d);
   }
   nlohmann::ordered_json j = {{"model", model_name}};
-  if (have_probe) j["tasks"] = tasks, j["all"] = mean_score(rs, false);
-  if (!base.empty()) j["baseline"] = {{"name", "TF-IDF + logistic regression"}, {"tasks", base}, {"all", mean_score(rs, true)}};
+  if (have_probe) j["tasks"] = tasks, j["all"] = mean_score(rs, &TaskResult::probe);
+  if (!comb.empty()) j["lm_tfidf"] = {{"name", "LM + TF-IDF probe"}, {"tasks", comb}, {"all", mean_score(rs, &TaskResult::combined)}};
+  if (!base.empty())
+    j["baseline"] = {{"name", "TF-IDF + logistic regression"}, {"tasks", base}, {"all", mean_score(rs, &TaskResult::baseline)}};
   j["complete"] = rs.size() == tweeteval_tasks().size();
   j["details"] = details;
   nlohmann::ordered_json pub = nlohmann::ordered_json::object();

@@ -59,6 +59,10 @@ struct TweetEvalOptions {
   std::vector<double> l2_grid = {1e-4, 1e-3, 1e-2, 1e-1};             // the probe's choices
   std::vector<double> tfidf_l2_grid = {1e-5, 3e-5, 1e-4, 3e-4, 1e-3};  // the baseline's
   bool baseline = true;             // also the TF-IDF baseline
+  // Also the probe over the model's features next to the TF-IDF n-grams (`--features lm+tfidf`):
+  // a classifier that should never fall below its n-gram baseline.
+  bool lm_tfidf = false;
+  std::vector<double> lm_tfidf_l2_grid = {1e-5, 1e-4, 1e-3, 1e-2};
   int max_iter = 200;
 };
 
@@ -75,6 +79,7 @@ struct TaskResult {
   size_t n_train = 0, n_val = 0, n_test = 0;
   ProbeResult probe;     // over the model's features (empty when no model)
   ProbeResult baseline;  // TF-IDF
+  ProbeResult combined;  // the probe's features + TF-IDF (with lm_tfidf)
   double seconds = 0;
 };
 
