@@ -12,8 +12,8 @@
 # and one table of held-out (val) perplexity on both corpora, with each run's training tokens.
 # Goals: with replay, corpus-1 perplexity rises <= 2% over the base, and corpus-2 perplexity
 # ends within 2% of the scratch model's, with UPDATE_STEPS <= 40% of SCRATCH_STEPS.
-#   bench/continual.sh [OUT]        # default out/continual; env: BASE_STEPS UPDATE_STEPS
-#                                   # SCRATCH_STEPS REPLAY LR TLM_TWEETEVAL
+#   bench/continual.sh [OUT]        # default out/continual; env: CORPORA (fortunes | topics)
+#                                   # BASE_STEPS UPDATE_STEPS SCRATCH_STEPS REPLAY LR TLM_TWEETEVAL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/continual}
@@ -26,12 +26,23 @@ data=${TLM_TWEETEVAL:-../shared/data/tweeteval}
 fortunes=${FORTUNES:-/usr/share/games/fortunes}
 bin=build/src/tweetlm
 [ -d "$data" ] || { echo "continual.sh: $data is missing (set TLM_TWEETEVAL)" >&2; exit 2; }
-[ -d "$fortunes" ] || { echo "continual.sh: $fortunes is missing (apt install fortunes)" >&2; exit 2; }
+[ "${CORPORA:-fortunes}" != fortunes ] || [ -d "$fortunes" ] || { echo "continual.sh: $fortunes is missing (apt install fortunes)" >&2; exit 2; }
 mkdir -p "$out"
 
 # The corpora: val splits are held out of every run; no TweetEval test text is read.
-[ -f "$out/c1/report.json" ] || $bin -q prepare -i "$fortunes" -o "$out/c1" --split 0.95,0.05,0
-mapfile -t c2_inputs < <(find "$data" -name 'train_text.txt' | sort)
+# CORPORA=fortunes (default): corpus 1 the fortune files, corpus 2 every TweetEval task's train
+# tweets. CORPORA=topics: both from Twitter, split by topic: corpus 1 the emoji task's tweets
+# (everyday tweets), corpus 2 the emotion, hate, irony, offensive and stance tasks' tweets.
+case ${CORPORA:-fortunes} in
+  fortunes)
+    c1_inputs=("$fortunes"); c1_format=auto
+    mapfile -t c2_inputs < <(find "$data" -name 'train_text.txt' | sort) ;;
+  topics)
+    c1_inputs=("$data/emoji/train_text.txt"); c1_format=text
+    mapfile -t c2_inputs < <(find "$data" -name 'train_text.txt' -not -path '*/emoji/*' | sort) ;;
+  *) echo "continual.sh: CORPORA must be fortunes or topics" >&2; exit 2 ;;
+esac
+[ -f "$out/c1/report.json" ] || $bin -q prepare -i "${c1_inputs[@]}" --format "$c1_format" -o "$out/c1" --split 0.95,0.05,0
 [ -f "$out/c2/report.json" ] || $bin -q prepare -i "${c2_inputs[@]}" --format text -o "$out/c2" --split 0.95,0.05,0
 if [ ! -f "$out/c12/train.jsonl" ]; then  # corpus 1 + 2 with the same splits
   mkdir -p "$out/c12"
@@ -67,7 +78,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 runs = [("base (corpus 1)", "base", base), ("update on corpus 2", "update", update),
         (f"update + replay {replay}", "replay", update), ("scratch on 1 + 2", "scratch", scratch)]
 res = {name: dict(zip(("c1_ppl", "c2_ppl"), ppl(run)), steps=steps, tokens=steps * tokens_per_step) for name, run, steps in runs}
-print(f"continual pre-training, {cpu}, {os.cpu_count()} threads; val perplexity (lower is better)")
+print(f"continual pre-training ({os.environ.get('CORPORA', 'fortunes')}), {cpu}, {os.cpu_count()} threads; val perplexity (lower is better)")
 print(f"{'model':<24} {'corpus 1 ppl':>12} {'corpus 2 ppl':>12} {'train tokens':>13}")
 for name, r in res.items():
     print(f"{name:<24} {r['c1_ppl']:>12.3f} {r['c2_ppl']:>12.3f} {r['tokens']:>13,}")
@@ -79,5 +90,5 @@ goals = {
 }
 for k, v in goals.items():
     print(f"{k}: {100 * v:+.1f}%")
-json.dump({"cpu": cpu, "runs": res, "goals": goals}, open(os.path.join(out, "continual.json"), "w"), indent=2)
+json.dump({"cpu": cpu, "corpora": os.environ.get("CORPORA", "fortunes"), "runs": res, "goals": goals}, open(os.path.join(out, "continual.json"), "w"), indent=2)
 EOF

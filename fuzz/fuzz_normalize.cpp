@@ -13,7 +13,7 @@
 #include <string>
 
 #include "data/normalize.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 #include "fuzz_common.h"
 
 namespace {

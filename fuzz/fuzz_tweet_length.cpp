@@ -6,7 +6,7 @@
 //
 // Input: text as it is (seeds: fuzz/corpus/fuzz_tweet_length).
 #include "apps/ads/tweet_length.h"
-#include "data/utf8.h"
+#include "core/utf8.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
