@@ -53,7 +53,7 @@ expect_user_error "truncated gzip" "trunc.gz: .*gzip" -- prepare -i "$tmp/trunc.
 expect_user_error "csv without text column" "nocol.csv: no column named 'text'" -- prepare -i "$tmp/nocol.csv" -o "$tmp/o"
 expect_user_error "output under a file" "afile" -- prepare -i "$tmp/t.jsonl" -o "$tmp/afile/sub"
 expect_user_error "prepare bad --since" "--since: 'yesterday' is not a date" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --since yesterday
-expect_user_error "prepare empty date range" "--until: '2020-01-01' is not after --since" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --since 2021-01-01 --until 2020-01-01
+expect_user_error "prepare empty date range" "--until: '2020-01-01' is before --since" -- prepare -i "$tmp/t.jsonl" -o "$tmp/o" --since 2021-01-01 --until 2020-01-01
 expect_user_error "strict malformed" "t.jsonl:2: invalid JSON" -- prepare -i "$tmp/t.jsonl" -o "$tmp/strict" --strict
 if ls "$tmp/strict" 2>/dev/null | grep -q .; then
   echo "FAIL strict run left files: $(ls "$tmp/strict")"; fails=$((fails + 1))

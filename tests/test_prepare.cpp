@@ -252,7 +252,8 @@ TEST(TweetTime, EveryFormatAndTimegm) {
   }
 }
 
-// --since/--until keep since <= created_at < until; undated tweets are dropped and counted.
+// --since/--until keep since <= created_at <= until (a bare --until date is its whole day, as
+// in `search`); undated tweets are dropped and counted.
 TEST(Prepare, SinceAndUntilCutByCreatedAt) {
   TempDir tmp, out;
   write_file(tmp / "t.jsonl",
@@ -262,8 +263,8 @@ TEST(Prepare, SinceAndUntilCutByCreatedAt) {
              "{\"id\":\"4\",\"text\":\"the first second of 2021\",\"created_at\":\"2021-01-01T00:00:00.000Z\"}\n"
              "{\"id\":\"5\",\"text\":\"a tweet without a date\"}\n");
   PrepareOptions opt = options({tmp / "t.jsonl"}, out.path());
-  opt.since = parse_tweet_time("2020-01-01");
-  opt.until = parse_tweet_time("2021-01-01");
+  opt.since = parse_date_bound("2020-01-01", false, "--since");
+  opt.until = parse_date_bound("2020-12-31", true, "--until");  // the whole last day
   PrepareReport r = prepare(opt);
   EXPECT_EQ(texts(out / "train.jsonl"), (std::vector<std::string>{"new year twenty twenty", "a v1 tweet of 2020"}));
   EXPECT_EQ(r.out_of_range, 2u);

@@ -10,7 +10,7 @@
 #include <limits>
 #include <thread>
 
-#include "apps/search/dates.h"
+#include "data/tweet_time.h"
 #include "apps/search/fusion.h"
 #include "apps/search/search_api.h"
 #include "apps/search/search_index.h"
@@ -129,22 +129,21 @@ TEST(SearchText, QueryTermsAndFtsExpression) {
 }
 
 TEST(SearchText, Dates) {
-  using apps::parse_timestamp;
-  EXPECT_EQ(parse_timestamp("1970-01-01"), 0);
-  EXPECT_EQ(parse_timestamp("2020-01-05T08:00:00Z"), 1578211200);
-  EXPECT_EQ(parse_timestamp("2020-01-05T08:00:00.123Z"), 1578211200);
-  EXPECT_EQ(parse_timestamp("2020-01-05T10:00:00+02:00"), 1578211200);
-  EXPECT_EQ(parse_timestamp("2020-01-05 08:00"), 1578211200);
-  EXPECT_EQ(parse_timestamp("Sun Jan 05 08:00:00 +0000 2020"), 1578211200);
-  EXPECT_EQ(parse_timestamp("1578211200"), 1578211200);
-  EXPECT_FALSE(parse_timestamp("2020-02-30"));
-  EXPECT_FALSE(parse_timestamp("yesterday"));
-  EXPECT_FALSE(parse_timestamp(""));
-  EXPECT_EQ(apps::format_timestamp(1578211200), "2020-01-05T08:00:00Z");
-  EXPECT_EQ(apps::parse_date_bound("2020-01-05", true, "--until"), 1578268799);
-  EXPECT_EQ(apps::parse_date_bound("2020-01-05", false, "--since"), 1578182400);
+    EXPECT_EQ(parse_tweet_time("1970-01-01"), 0);
+  EXPECT_EQ(parse_tweet_time("2020-01-05T08:00:00Z"), 1578211200);
+  EXPECT_EQ(parse_tweet_time("2020-01-05T08:00:00.123Z"), 1578211200);
+  EXPECT_EQ(parse_tweet_time("2020-01-05T10:00:00+02:00"), 1578211200);
+  EXPECT_EQ(parse_tweet_time("2020-01-05 08:00"), 1578211200);
+  EXPECT_EQ(parse_tweet_time("Sun Jan 05 08:00:00 +0000 2020"), 1578211200);
+  EXPECT_EQ(parse_tweet_time("1578211200"), 1578211200);
+  EXPECT_FALSE(parse_tweet_time("2020-02-30"));
+  EXPECT_FALSE(parse_tweet_time("yesterday"));
+  EXPECT_FALSE(parse_tweet_time(""));
+  EXPECT_EQ(format_timestamp(1578211200), "2020-01-05T08:00:00Z");
+  EXPECT_EQ(parse_date_bound("2020-01-05", true, "--until"), 1578268799);
+  EXPECT_EQ(parse_date_bound("2020-01-05", false, "--since"), 1578182400);
   try {
-    apps::parse_date_bound("soon", false, "--since");
+    parse_date_bound("soon", false, "--since");
     FAIL();
   } catch (const UserError& e) {
     EXPECT_EQ(e.input(), "--since");
@@ -227,10 +226,10 @@ TEST_F(Search, FiltersByLanguageAndDate) {
   fr.lang = "fr";
   EXPECT_EQ(ids(find(*ix, "cafe", SearchMode::bm25, 10, fr)), std::vector<std::string>{"3"});
   apps::RowFilter early;
-  early.until = apps::parse_date_bound("2021-12-31", true, "--until");
+  early.until = parse_date_bound("2021-12-31", true, "--until");
   EXPECT_EQ(ids(find(*ix, "coffee", SearchMode::bm25, 10, early)), std::vector<std::string>{"1"});
   apps::RowFilter late;
-  late.since = apps::parse_date_bound("2021-12-31", false, "--since");
+  late.since = parse_date_bound("2021-12-31", false, "--since");
   EXPECT_EQ(ids(find(*ix, "coffee", SearchMode::bm25, 10, late)), std::vector<std::string>{"8"});
   apps::RowFilter nobody;
   nobody.lang = "de";
@@ -243,8 +242,8 @@ TEST_F(Search, FiltersByLanguageAndDate) {
     EXPECT_EQ(r.size(), 5u);
     for (const auto& x : r) EXPECT_EQ(x.lang, "en");
     apps::RowFilter y2021;
-    y2021.since = apps::parse_date_bound("2021-01-01", false, "--since");
-    y2021.until = apps::parse_date_bound("2021-12-31", true, "--until");
+    y2021.since = parse_date_bound("2021-01-01", false, "--since");
+    y2021.until = parse_date_bound("2021-12-31", true, "--until");
     auto d = ids(find(*ix, "music", m, 10, y2021));
     std::sort(d.begin(), d.end());
     EXPECT_EQ(d, (std::vector<std::string>{"4", "5", "6"}));  // the undated tweet 7 never passes a date filter

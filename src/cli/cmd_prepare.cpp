@@ -27,7 +27,8 @@ Runner add_prepare(CLI::App& app) {
       ->delimiter(',');
   auto since = std::make_shared<std::string>(), until = std::make_shared<std::string>();
   cmd->add_option("--since", *since, "Keep tweets created at or after DATE (2020-01-31, 2020-01-31T12:00:00Z, ...; UTC)");
-  cmd->add_option("--until", *until, "Keep tweets created before DATE (tweets without a date are dropped when either is given)");
+  cmd->add_option("--until", *until, "Keep tweets created up to DATE, a bare date including its whole day (tweets "
+                                     "without a date are dropped when either is given)");
   cmd->add_option("--min-chars", opt->min_chars, "Drop tweets shorter than this (code points, after normalization)")
       ->capture_default_str();
   cmd->add_option("--near-dup", opt->near_dup, "Also drop near-duplicates at this Jaccard similarity, e.g. 0.8 (0 = off)")
@@ -46,16 +47,11 @@ Runner add_prepare(CLI::App& app) {
     opt->read.format = parse_format(*format);
     opt->split = SplitFractions::parse(*split);
     opt->normalize = *no;
-    auto date = [](const std::string& flag, const std::string& v) -> std::optional<int64_t> {
-      if (v.empty()) return std::nullopt;
-      const std::optional<int64_t> t = parse_tweet_time(v);
-      if (!t) throw user_error(flag, "'%s' is not a date (expected e.g. 2020-01-31 or 2020-01-31T12:00:00Z)", v.c_str());
-      return t;
-    };
-    opt->since = date("--since", *since);
-    opt->until = date("--until", *until);
-    if (opt->since && opt->until && *opt->since >= *opt->until)
-      throw user_error("--until", "'%s' is not after --since '%s': no tweet could be kept", until->c_str(), since->c_str());
+    // The bounds of `search --since/--until`: a bare --until date keeps that whole day.
+    if (!since->empty()) opt->since = parse_date_bound(*since, false, "--since");
+    if (!until->empty()) opt->until = parse_date_bound(*until, true, "--until");
+    if (opt->since && opt->until && *opt->since > *opt->until)
+      throw user_error("--until", "'%s' is before --since '%s': no tweet could be kept", until->c_str(), since->c_str());
     PrepareReport rep = prepare(*opt);
     if (*json) std::printf("%s\n", rep.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     else std::fputs(rep.summary().c_str(), stdout);

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "apps/search/dates.h"
+#include "data/tweet_time.h"
 #include "apps/search/search_api.h"
 #include "apps/search/search_index.h"
 #include "cli/commands.h"
@@ -42,8 +42,8 @@ int run_search(const SearchArgs& a) {
   q.depth = a.depth;
   q.ef_search = a.ef_search;
   q.filter.lang = a.lang;
-  if (!a.since.empty()) q.filter.since = apps::parse_date_bound(a.since, false, "--since");
-  if (!a.until.empty()) q.filter.until = apps::parse_date_bound(a.until, true, "--until");
+  if (!a.since.empty()) q.filter.since = parse_date_bound(a.since, false, "--since");
+  if (!a.until.empty()) q.filter.until = parse_date_bound(a.until, true, "--until");
   if (q.query.find_first_not_of(" \t\r\n\f\v") == std::string::npos)
     throw user_error("query", "empty: give some words to search for");
   const bool tty = !a.json && ::isatty(1);

@@ -31,7 +31,7 @@ struct CorpusRecord {
   std::string text;
   std::string lang;
   std::string created_at;
-  std::string in_reply_to;  // the id of the tweet this one answers (reply threads)
+  std::string in_reply_to = {};  // the id of the tweet this one answers (reply threads)
 };
 
 enum class CorpusFormat { json_lines, plain_text };

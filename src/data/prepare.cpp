@@ -112,7 +112,7 @@ class Pipeline {
     if (opt_.since || opt_.until) {
       const std::optional<int64_t> at = parse_tweet_time(t.created_at);
       if (!at) return Drop::undated;
-      if ((opt_.since && *at < *opt_.since) || (opt_.until && *at >= *opt_.until)) return Drop::date;
+      if ((opt_.since && *at < *opt_.since) || (opt_.until && *at > *opt_.until)) return Drop::date;
     }
     return Drop::none;
   }

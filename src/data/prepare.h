@@ -29,8 +29,9 @@ struct PrepareOptions {
   NormalizeOptions normalize;
   bool keep_retweets = false;
   std::vector<std::string> langs;  // keep only these languages (tweets without `lang` pass)
-  // --since/--until: keep tweets with since <= created_at < until (Unix seconds, UTC); with
-  // either set, a tweet without a readable created_at is dropped (counted as undated).
+  // --since/--until: keep tweets with since <= created_at <= until (Unix seconds, UTC, bounds as
+  // parse_date_bound gives them); with either set, a tweet without a readable created_at is
+  // dropped (counted as undated).
   std::optional<int64_t> since, until;
   size_t min_chars = 3;            // code points after normalization
   double near_dup = 0;             // Jaccard threshold for near-duplicates; 0 = off

@@ -1,114 +1,159 @@
-// Tweet timestamps (see tweet_time.h).
+// Date parsing and formatting (see tweet_time.h). No locale, no timegm: the
+// civil-date arithmetic is Howard Hinnant's days_from_civil, exact for every Gregorian date.
 #include "data/tweet_time.h"
 
-#include <string_view>
+#include <cctype>
+#include <cstring>
+
+#include "core/check.h"
 
 namespace tlm {
+
 namespace {
-
-// Reads exactly n digits at s[pos]; false if there are fewer.
-bool digits(std::string_view s, size_t& pos, size_t n, int64_t& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + (c - '0');
-  }
-  pos += n;
-  return true;
-}
-
-bool expect(std::string_view s, size_t& pos, char c) {
-  if (pos >= s.size() || s[pos] != c) return false;
-  ++pos;
-  return true;
-}
-
-bool valid_date(int64_t y, int64_t m, int64_t d) {
-  static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > kDays[m - 1]) return false;
-  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m != 2 || d <= 28 || leap;
-}
-
-std::optional<int64_t> seconds_of(int64_t y, int64_t mo, int64_t d, int64_t h, int64_t mi, int64_t se, int64_t offset) {
-  if (!valid_date(y, mo, d) || h > 23 || mi > 59 || se > 60) return std::nullopt;
-  return days_from_civil(y, unsigned(mo), unsigned(d)) * 86400 + h * 3600 + mi * 60 + se - offset;
-}
-
-// "+0000", "+02:00", "-0530" at pos: seconds east of UTC.
-bool zone(std::string_view s, size_t& pos, int64_t& offset) {
-  if (pos >= s.size() || (s[pos] != '+' && s[pos] != '-')) return false;
-  const int64_t sign = s[pos++] == '-' ? -1 : 1;
-  int64_t hh = 0, mm = 0;
-  if (!digits(s, pos, 2, hh)) return false;
-  if (pos < s.size() && s[pos] == ':') ++pos;
-  if (!digits(s, pos, 2, mm) || hh > 23 || mm > 59) return false;
-  offset = sign * (hh * 3600 + mm * 60);
-  return true;
-}
-
-// "2018-10-10", "2018-10-10T20:19:24.000Z", "2018-10-10 20:19:24", "...+02:00".
-std::optional<int64_t> parse_iso(std::string_view s) {
-  size_t p = 0;
-  int64_t y, mo, d, h = 0, mi = 0, se = 0, offset = 0;
-  if (!digits(s, p, 4, y) || !expect(s, p, '-') || !digits(s, p, 2, mo) || !expect(s, p, '-') || !digits(s, p, 2, d))
-    return std::nullopt;
-  if (p == s.size()) return seconds_of(y, mo, d, 0, 0, 0, 0);
-  if (s[p] != 'T' && s[p] != ' ') return std::nullopt;
-  ++p;
-  if (!digits(s, p, 2, h) || !expect(s, p, ':') || !digits(s, p, 2, mi)) return std::nullopt;
-  if (p < s.size() && s[p] == ':' && !(++p, digits(s, p, 2, se))) return std::nullopt;
-  if (p < s.size() && s[p] == '.') {
-    ++p;
-    while (p < s.size() && s[p] >= '0' && s[p] <= '9') ++p;
-  }
-  if (p < s.size() && s[p] == 'Z') ++p;
-  else if (p < s.size() && !zone(s, p, offset)) return std::nullopt;
-  if (p != s.size()) return std::nullopt;
-  return seconds_of(y, mo, d, h, mi, se, offset);
-}
-
-// "Wed Oct 10 20:19:24 +0000 2018".
-std::optional<int64_t> parse_v1(std::string_view s) {
-  static constexpr std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (s.size() < 30 || s[3] != ' ' || s[7] != ' ') return std::nullopt;
-  int64_t month = 0;
-  while (month < 12 && kMonths.substr(size_t(month) * 3, 3) != s.substr(4, 3)) ++month;
-  if (month == 12) return std::nullopt;
-  size_t p = 8;
-  int64_t d, h, mi, se, y, offset = 0;
-  if (!digits(s, p, 2, d) || !expect(s, p, ' ') || !digits(s, p, 2, h) || !expect(s, p, ':') || !digits(s, p, 2, mi) ||
-      !expect(s, p, ':') || !digits(s, p, 2, se) || !expect(s, p, ' ') || !zone(s, p, offset) || !expect(s, p, ' ') ||
-      !digits(s, p, 4, y) || p != s.size())
-    return std::nullopt;
-  return seconds_of(y, month + 1, d, h, mi, se, offset);
-}
-
-}  // namespace
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int64_t era = (y >= 0 ? y : y - 399) / 400;
   const unsigned yoe = unsigned(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + int64_t(doe) - 719468;
 }
 
-std::optional<int64_t> parse_tweet_time(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  if (s.empty()) return std::nullopt;
-  if (s.find_first_not_of("0123456789") == std::string_view::npos && (s.size() == 10 || s.size() == 13)) {
-    size_t p = 0;
-    int64_t v = 0;
-    digits(s, p, s.size(), v);
-    return s.size() == 13 ? v / 1000 : v;
+void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = unsigned(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = int64_t(yoe) + era * 400 + (m <= 2);
+}
+
+// A cursor over the text with the few primitives the two formats need.
+struct Scan {
+  std::string_view s;
+  size_t i = 0;
+  bool done() const { return i >= s.size(); }
+  bool eat(char c) {
+    if (i < s.size() && s[i] == c) return ++i, true;
+    return false;
   }
-  if (s[0] >= '0' && s[0] <= '9') return parse_iso(s);
-  return parse_v1(s);
+  // Exactly n digits.
+  bool digits(int n, int& out) {
+    if (i + size_t(n) > s.size()) return false;
+    out = 0;
+    for (int k = 0; k < n; k++) {
+      char c = s[i + size_t(k)];
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    i += size_t(n);
+    return true;
+  }
+};
+
+bool valid_date(int y, int m, int d) {
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return false;
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return !(m == 2 && d == 29 && !leap);
+}
+
+// "+HH[:]MM", "-HH[:]MM" or "Z"; seconds east of UTC.
+bool zone(Scan& p, int& offset) {
+  if (p.eat('Z') || p.eat('z')) return offset = 0, true;
+  int sign = p.eat('+') ? 1 : (p.eat('-') ? -1 : 0);
+  if (!sign) return false;
+  int hh, mm;
+  if (!p.digits(2, hh)) return false;
+  p.eat(':');
+  if (!p.digits(2, mm) || hh > 23 || mm > 59) return false;
+  offset = sign * (hh * 3600 + mm * 60);
+  return true;
+}
+
+std::optional<int64_t> parse_iso(std::string_view s, bool* date_only) {
+  Scan p{s};
+  int y, m, d, hh = 0, mi = 0, ss = 0, offset = 0;
+  if (!p.digits(4, y) || !p.eat('-') || !p.digits(2, m) || !p.eat('-') || !p.digits(2, d)) return std::nullopt;
+  if (!valid_date(y, m, d)) return std::nullopt;
+  *date_only = p.done();
+  if (!p.done()) {
+    if (!p.eat('T') && !p.eat(' ') && !p.eat('t')) return std::nullopt;
+    if (!p.digits(2, hh) || !p.eat(':') || !p.digits(2, mi)) return std::nullopt;
+    if (p.eat(':')) {
+      if (!p.digits(2, ss)) return std::nullopt;
+      if (p.eat('.') || p.eat(',')) {
+        size_t start = p.i;
+        while (!p.done() && std::isdigit(static_cast<unsigned char>(p.s[p.i]))) p.i++;
+        if (p.i == start) return std::nullopt;
+      }
+    }
+    if (hh > 23 || mi > 59 || ss > 60) return std::nullopt;
+    if (!p.done() && !zone(p, offset)) return std::nullopt;
+    if (!p.done()) return std::nullopt;
+  }
+  return days_from_civil(y, unsigned(m), unsigned(d)) * 86400 + hh * 3600 + mi * 60 + ss - offset;
+}
+
+// "Wed Oct 10 20:19:24 +0000 2018"
+std::optional<int64_t> parse_twitter(std::string_view s) {
+  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (s.size() != 30 || s[3] != ' ' || s[7] != ' ') return std::nullopt;
+  int m = 0;
+  for (int k = 0; k < 12; k++)
+    if (s.substr(4, 3) == months[k]) m = k + 1;
+  if (!m) return std::nullopt;
+  Scan p{s};
+  p.i = 8;
+  int d, hh, mi, ss, offset, y;
+  if (!p.digits(2, d) || !p.eat(' ') || !p.digits(2, hh) || !p.eat(':') || !p.digits(2, mi) || !p.eat(':') ||
+      !p.digits(2, ss) || !p.eat(' ') || !zone(p, offset) || !p.eat(' ') || !p.digits(4, y) || !p.done())
+    return std::nullopt;
+  if (!valid_date(y, m, d) || hh > 23 || mi > 59 || ss > 60) return std::nullopt;
+  return days_from_civil(y, unsigned(m), unsigned(d)) * 86400 + hh * 3600 + mi * 60 + ss - offset;
+}
+
+std::optional<int64_t> parse_any(std::string_view s, bool* date_only) {
+  *date_only = false;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  if (s.size() >= 9 && s.size() <= 13 && s.find_first_not_of("0123456789") == std::string_view::npos) {
+    int64_t v = 0;
+    for (char c : s) v = v * 10 + (c - '0');
+    return s.size() == 13 ? v / 1000 : v;  // 13 digits: milliseconds (some CSV exports)
+  }
+  if (auto t = parse_iso(s, date_only)) return t;
+  return parse_twitter(s);
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_tweet_time(std::string_view s) {
+  bool date_only;
+  return parse_any(s, &date_only);
+}
+
+int64_t parse_date_bound(std::string_view s, bool upper, const std::string& what) {
+  bool date_only;
+  std::optional<int64_t> t = parse_any(s, &date_only);
+  if (!t)
+    throw user_error(what, "'%.*s' is not a date (use YYYY-MM-DD, an ISO 8601 time such as 2020-01-31T12:00:00Z, "
+                     "or unix seconds)", int(std::min<size_t>(s.size(), 64)), s.data());
+  return upper && date_only ? *t + 86399 : *t;
+}
+
+std::string format_timestamp(int64_t t) {
+  int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+  int64_t rem = t - days * 86400, y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  return strprintf("%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<long long>(y), m, d,
+                   static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                   static_cast<long long>(rem % 60));
 }
 
 }  // namespace tlm

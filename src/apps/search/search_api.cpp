@@ -1,7 +1,7 @@
 // POST /v1/search (see search_api.h).
 #include "apps/search/search_api.h"
 
-#include "apps/search/dates.h"
+#include "data/tweet_time.h"
 #include "core/check.h"
 
 namespace tlm::apps {

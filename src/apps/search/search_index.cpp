@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "apps/search/dates.h"
+#include "data/tweet_time.h"
 #include "apps/search/fusion.h"
 #include "apps/search/text_match.h"
 #include "core/check.h"
@@ -244,7 +244,7 @@ AddReport SearchIndex::add(const std::vector<IndexTweet>& tweets, TextModel& mod
       r.text = t.text;
       r.lang = t.lang;
       r.created_at = t.created_at;
-      r.created_ts = parse_timestamp(t.created_at);
+      r.created_ts = parse_tweet_time(t.created_at);
       rows.push_back(std::move(r));
     }
     // Embedding, outside every lock: the slow part, while searches go on.

@@ -6,7 +6,7 @@
 //   meta(key PRIMARY KEY, value): schema version, vector dimension
 //
 // The rowid is the tweet's label in vectors.hnsw, so a BM25 hit and a dense hit of one tweet
-// are one number. created_ts is created_at as unix seconds (dates.h), NULL when unparseable.
+// are one number. created_ts is created_at as unix seconds (data/tweet_time.h), NULL when unparseable.
 // Every SQLite failure is a UserError naming the database file with SQLite's message, so a
 // corrupt or truncated file is one clear line, never a crash. Not thread-safe: SearchIndex
 // serialises every call.
