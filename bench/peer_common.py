@@ -1,5 +1,6 @@
 """What the two PyTorch peers (peer_train.py, peer_decode.py) share: the plain-PyTorch RMSNorm and
-rotate-half RoPE a user writes, and whether this torch has scaled_dot_product_attention. The
+rotate-half RoPE a user writes (with its cos/sin tables and the additive causal mask, built once
+as buffers), and whether this torch has scaled_dot_product_attention. The
 peers' blocks differ (training: causal batch attention; decoding: a KV cache), so only these
 pieces live here. Not tools/torch/llama_torch.py: that is the tests' correctness reference."""
 import torch
@@ -22,3 +23,14 @@ class RMSNorm(nn.Module):
 def rotate_half(x):
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((-x2, x1), dim=-1)
+
+
+def register_rope_and_mask(module, T, D, theta=10000.0):
+    """Buffers cos, sin [T, D] (rotate-half RoPE) and mask [T, T] (0 on and below the diagonal,
+    -inf above), computed once."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
+    ang = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
+    ang = torch.cat((ang, ang), dim=-1)  # [T, D]
+    module.register_buffer("cos", ang.cos(), persistent=False)
+    module.register_buffer("sin", ang.sin(), persistent=False)
+    module.register_buffer("mask", torch.full((T, T), float("-inf")).triu(1), persistent=False)

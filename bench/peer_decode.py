@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_common import HAVE_SDPA, RMSNorm, rotate_half  # bench/peer_common.py, beside this script
+from peer_common import HAVE_SDPA, RMSNorm, rotate_half, register_rope_and_mask  # bench/peer_common.py, beside this script
 
 
 class Block(nn.Module):
@@ -82,13 +82,7 @@ class Llama(nn.Module):
         self.blocks = nn.ModuleList(Block(C, H, Fdim, T) for _ in range(L))
         self.norm = RMSNorm(C)
         self.head = nn.Linear(C, V, bias=False)
-        D = C // H
-        inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
-        ang = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
-        ang = torch.cat((ang, ang), dim=-1)  # [T, D]
-        self.register_buffer("cos", ang.cos(), persistent=False)
-        self.register_buffer("sin", ang.sin(), persistent=False)
-        self.register_buffer("mask", torch.full((T, T), float("-inf")).triu(1), persistent=False)
+        register_rope_and_mask(self, T, C // H, theta)
 
     def forward(self, ids, p0):
         """ids [1, n] at positions p0..p0+n-1 (the cache holds 0..p0-1); logits [1, V] of the last."""

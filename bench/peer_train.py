@@ -49,7 +49,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_common import HAVE_SDPA, RMSNorm, rotate_half  # bench/peer_common.py, beside this script
+from peer_common import HAVE_SDPA, RMSNorm, rotate_half, register_rope_and_mask  # bench/peer_common.py, beside this script
 MIN_WARMUP = 3
 
 
@@ -92,14 +92,7 @@ class Llama(nn.Module):
         self.blocks = nn.ModuleList(Block(C, H, Fdim) for _ in range(L))
         self.norm = RMSNorm(C)
         self.head = nn.Linear(C, V, bias=False)
-        D = C // H
-        inv_freq = 1.0 / (theta ** (torch.arange(0, D, 2, dtype=torch.float32) / D))
-        ang = torch.outer(torch.arange(T, dtype=torch.float32), inv_freq)
-        ang = torch.cat((ang, ang), dim=-1)  # [T, D]
-        self.register_buffer("cos", ang.cos(), persistent=False)
-        self.register_buffer("sin", ang.sin(), persistent=False)
-        # Additive causal mask [T, T] (0 on and below the diagonal, -inf above), built once.
-        self.register_buffer("mask", torch.full((T, T), float("-inf")).triu(1), persistent=False)
+        register_rope_and_mask(self, T, C // H, theta)
 
     def forward(self, tokens, targets):
         T = tokens.shape[1]
