@@ -34,3 +34,23 @@ def register_rope_and_mask(module, T, D, theta=10000.0):
     module.register_buffer("cos", ang.cos(), persistent=False)
     module.register_buffer("sin", ang.sin(), persistent=False)
     module.register_buffer("mask", torch.full((T, T), float("-inf")).triu(1), persistent=False)
+
+
+class BlockLayers(nn.Module):
+    """The weights of one Llama block, registered in one order for both peers (fused qkv and
+    gate/up, no biases), and its SwiGLU MLP half with the residual. Each peer's Block adds its
+    own attention (causal batch or KV cache)."""
+
+    def __init__(self, C, H, Fdim):
+        super().__init__()
+        self.H, self.D = H, C // H
+        self.attn_norm = RMSNorm(C)
+        self.qkv = nn.Linear(C, 3 * C, bias=False)
+        self.o = nn.Linear(C, C, bias=False)
+        self.mlp_norm = RMSNorm(C)
+        self.gateup = nn.Linear(C, 2 * Fdim, bias=False)
+        self.down = nn.Linear(Fdim, C, bias=False)
+
+    def mlp(self, x):
+        gate, up = self.gateup(self.mlp_norm(x)).chunk(2, dim=-1)
+        return x + self.down(F.silu(gate) * up)

@@ -35,19 +35,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_common import HAVE_SDPA, RMSNorm, rotate_half, register_rope_and_mask  # bench/peer_common.py, beside this script
+from peer_common import HAVE_SDPA, RMSNorm, rotate_half, BlockLayers, register_rope_and_mask  # bench/peer_common.py, beside this script
 
 
-class Block(nn.Module):
+class Block(BlockLayers):
     def __init__(self, C, H, Fdim, T):
-        super().__init__()
-        self.H, self.D = H, C // H
-        self.attn_norm = RMSNorm(C)
-        self.qkv = nn.Linear(C, 3 * C, bias=False)
-        self.o = nn.Linear(C, C, bias=False)
-        self.mlp_norm = RMSNorm(C)
-        self.gateup = nn.Linear(C, 2 * Fdim, bias=False)
-        self.down = nn.Linear(Fdim, C, bias=False)
+        super().__init__(C, H, Fdim)
         self.register_buffer("k_cache", torch.zeros(1, H, T, self.D), persistent=False)
         self.register_buffer("v_cache", torch.zeros(1, H, T, self.D), persistent=False)
 
@@ -71,8 +64,7 @@ class Block(nn.Module):
                 s = torch.baddbmm(mask.to(q.dtype), q, kt, alpha=1.0 / math.sqrt(D))
             y = torch.bmm(torch.softmax(s, dim=-1, dtype=torch.float32).to(v.dtype), v.reshape(H, S, D))
         x = x + self.o(y.view(1, self.H, n, self.D).transpose(1, 2).reshape(1, n, C))
-        gate, up = self.gateup(self.mlp_norm(x)).chunk(2, dim=-1)
-        return x + self.down(F.silu(gate) * up)
+        return self.mlp(x)
 
 
 class Llama(nn.Module):

@@ -49,20 +49,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from peer_common import HAVE_SDPA, RMSNorm, rotate_half, register_rope_and_mask  # bench/peer_common.py, beside this script
+from peer_common import HAVE_SDPA, RMSNorm, rotate_half, BlockLayers, register_rope_and_mask  # bench/peer_common.py, beside this script
 MIN_WARMUP = 3
 
 
-class Block(nn.Module):
+class Block(BlockLayers):
     def __init__(self, C, H, Fdim):
-        super().__init__()
-        self.H, self.D = H, C // H
-        self.attn_norm = RMSNorm(C)
-        self.qkv = nn.Linear(C, 3 * C, bias=False)
-        self.o = nn.Linear(C, C, bias=False)
-        self.mlp_norm = RMSNorm(C)
-        self.gateup = nn.Linear(C, 2 * Fdim, bias=False)
-        self.down = nn.Linear(Fdim, C, bias=False)
+        super().__init__(C, H, Fdim)
 
     def attention(self, q, k, v, mask):
         """q, k, v [B, H, T, D] -> [B, H, T, D], causal."""
@@ -81,8 +74,7 @@ class Block(nn.Module):
         k = k * cos + rotate_half(k) * sin
         y = self.attention(q, k, v, mask)
         x = x + self.o(y.transpose(1, 2).reshape(B, T, C))
-        gate, up = self.gateup(self.mlp_norm(x)).chunk(2, dim=-1)
-        return x + self.down(F.silu(gate) * up)
+        return self.mlp(x)
 
 
 class Llama(nn.Module):
